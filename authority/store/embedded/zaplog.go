@@ -1,0 +1,58 @@
+package embedded
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"go.uber.org/zap/zapcore"
+)
+
+// slogCore sends etcd's zap logs to slog, so the process writes one log
+// format. etcd is chatty at info; only warnings and errors pass.
+type slogCore struct {
+	log    *slog.Logger
+	fields []zapcore.Field
+}
+
+func newSlogCore(l *slog.Logger) zapcore.Core { return &slogCore{log: l} }
+
+func (c *slogCore) Enabled(l zapcore.Level) bool { return l >= zapcore.WarnLevel }
+
+func (c *slogCore) With(fs []zapcore.Field) zapcore.Core {
+	return &slogCore{log: c.log, fields: append(append([]zapcore.Field(nil), c.fields...), fs...)}
+}
+
+func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c *slogCore) Write(e zapcore.Entry, fs []zapcore.Field) error {
+	// Closing etcd makes its listeners report "server closed" as errors;
+	// they are the expected end of a clean shutdown.
+	if strings.Contains(e.Message, "setting up serving from embedded etcd failed") {
+		return nil
+	}
+	enc := zapcore.NewMapObjectEncoder()
+	for _, f := range c.fields {
+		f.AddTo(enc)
+	}
+	for _, f := range fs {
+		f.AddTo(enc)
+	}
+	attrs := make([]slog.Attr, 0, len(enc.Fields))
+	for k, v := range enc.Fields {
+		attrs = append(attrs, slog.Any(k, v))
+	}
+	level := slog.LevelWarn
+	if e.Level >= zapcore.ErrorLevel {
+		level = slog.LevelError
+	}
+	c.log.LogAttrs(context.Background(), level, e.Message, attrs...)
+	return nil
+}
+
+func (c *slogCore) Sync() error { return nil }
