@@ -275,6 +275,27 @@ func (s *Etcd) Bindings(ctx context.Context, userID string) ([]Binding, error) {
 	return out, nil
 }
 
+// EnqueueOutbox writes outbox entries, each guarded by its binding.
+func (s *Etcd) EnqueueOutbox(ctx context.Context, entries []OutboxEntry, w Write) error {
+	w.Outbox = append(append([]OutboxEntry(nil), w.Outbox...), entries...)
+	ops, err := s.writeOps(w)
+	if err != nil {
+		return err
+	}
+	cmps := make([]clientv3.Cmp, 0, len(entries))
+	for _, e := range entries {
+		cmps = append(cmps, exists(s.bindingsPrefix(e.UserID)+e.Directory))
+	}
+	resp, err := s.commit(ctx, cmps, ops)
+	if err != nil {
+		return err
+	}
+	if !resp.Succeeded {
+		return &NotFoundError{Kind: kindBinding, Key: "(one of the entries' bindings)"}
+	}
+	return nil
+}
+
 // Outbox lists up to limit pending entries of a directory.
 func (s *Etcd) Outbox(ctx context.Context, directory string, limit int) ([]OutboxEntry, error) {
 	if limit <= 0 || limit > MaxPageSize {

@@ -211,11 +211,15 @@ func (t *Token) Clone() *Token {
 // 365). The connector framework extends it; the core only needs to know
 // which directories a user's password must reach.
 type Binding struct {
-	UserID    string    `json:"userId"`
-	Directory string    `json:"directory"`
-	Mode      string    `json:"mode,omitempty"`
-	Created   time.Time `json:"created"`
-	Version   int64     `json:"-"`
+	UserID    string `json:"userId"`
+	Directory string `json:"directory"`
+	Mode      string `json:"mode,omitempty"`
+	// NeedsPassword is set while the directory has not received a
+	// cleartext password for the user: the next successful login anywhere
+	// queues it ("password takeover").
+	NeedsPassword bool      `json:"needsPassword,omitempty"`
+	Created       time.Time `json:"created"`
+	Version       int64     `json:"-"`
 }
 
 // OutboxEntry carries a change that a directory still has to receive. For

@@ -123,6 +123,10 @@ type Store interface {
 	DeleteBinding(ctx context.Context, userID, directory string, w Write) error
 	Bindings(ctx context.Context, userID string) ([]Binding, error)
 
+	// EnqueueOutbox queues entries for directories the user is still bound
+	// to; an entry for a binding that no longer exists fails the whole call
+	// with NotFoundError.
+	EnqueueOutbox(ctx context.Context, entries []OutboxEntry, w Write) error
 	// Outbox lists pending entries of one directory, oldest user first.
 	Outbox(ctx context.Context, directory string, limit int) ([]OutboxEntry, error)
 	// DeleteOutbox removes a delivered entry unless it was replaced since

@@ -1,0 +1,248 @@
+package authority
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+
+	"github.com/headwater/headwater/authority/store"
+)
+
+// CreateUser validates and stores a new user. A non-empty password must
+// pass the policy; an empty one leaves the user without a password (they
+// cannot log in until one is set).
+func (a *Authority) CreateUser(ctx context.Context, u *User, pw string) (*User, error) {
+	u = u.Clone()
+	u.ID, u.Version, u.Password = "", 0, nil
+	if err := normalizeUser(u); err != nil {
+		return nil, err
+	}
+	if err := a.checkManager(ctx, u); err != nil {
+		return nil, err
+	}
+	now := a.now().UTC()
+	u.Created, u.Modified = now, now
+	if pw != "" {
+		p, err := a.newPassword(u, pw)
+		if err != nil {
+			return nil, err
+		}
+		u.Password = p
+	}
+	ev := a.audit(ctx, "user.create", "user", "", map[string]string{"userName": u.UserName})
+	created, err := a.store.CreateUser(ctx, u, store.Write{Audit: ev})
+	if err != nil {
+		return nil, err
+	}
+	return created, nil
+}
+
+// CreateUsers creates many users (bulk import) in batched transactions.
+// Each user gets its own result; one failure does not stop the others.
+func (a *Authority) CreateUsers(ctx context.Context, users []*User, passwords []string) ([]*User, []error) {
+	out := make([]*User, len(users))
+	errs := make([]error, len(users))
+	var batch []*User
+	var ws []store.Write
+	var pos []int
+	now := a.now().UTC()
+	for i, in := range users {
+		u := in.Clone()
+		u.ID, u.Version, u.Password = "", 0, nil
+		if err := normalizeUser(u); err != nil {
+			errs[i] = err
+			continue
+		}
+		if err := a.checkManager(ctx, u); err != nil {
+			errs[i] = err
+			continue
+		}
+		u.Created, u.Modified = now, now
+		if i < len(passwords) && passwords[i] != "" {
+			p, err := a.newPassword(u, passwords[i])
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			u.Password = p
+		}
+		batch = append(batch, u)
+		ws = append(ws, store.Write{Audit: a.audit(ctx, "user.create", "user", "", map[string]string{"userName": u.UserName, "via": "import"})})
+		pos = append(pos, i)
+	}
+	created, cerrs := a.store.CreateUsers(ctx, batch, ws)
+	for j, i := range pos {
+		out[i], errs[i] = created[j], cerrs[j]
+	}
+	return out, errs
+}
+
+func (a *Authority) checkManager(ctx context.Context, u *User) error {
+	if u.Enterprise.Manager == "" {
+		return nil
+	}
+	if _, err := a.store.GetUser(ctx, u.Enterprise.Manager); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return invalid("manager", "no user has id %q", u.Enterprise.Manager)
+		}
+		return err
+	}
+	return nil
+}
+
+// UpdateUser applies fn to a copy of the user and stores the result if it
+// is valid and the user is still at ifVersion (0: any). fn may run more
+// than once; it must not change the password (use SetPassword) or the id.
+func (a *Authority) UpdateUser(ctx context.Context, id string, ifVersion int64, fn func(*User) error) (*User, error) {
+	return a.updateUser(ctx, id, ifVersion, "user.update", func(u *User, _ []Binding) (store.Write, error) {
+		before := *u
+		beforePw := u.Password
+		if err := fn(u); err != nil {
+			return store.Write{}, err
+		}
+		if u.ID != before.ID {
+			return store.Write{}, invalid("id", "cannot be changed")
+		}
+		if u.Password != beforePw {
+			return store.Write{}, invalid("password", "is changed through the password operation, not an update")
+		}
+		return store.Write{}, nil
+	})
+}
+
+// updateUser is the common path of every user change: validation,
+// timestamps and an audit event naming the fields that changed.
+func (a *Authority) updateUser(ctx context.Context, id string, ifVersion int64, action string, fn store.UserUpdate) (*User, error) {
+	var managerChecked string
+	return a.store.UpdateUser(ctx, id, ifVersion, func(u *User, bs []Binding) (store.Write, error) {
+		before := u.Clone()
+		w, err := fn(u, bs)
+		if err != nil {
+			return store.Write{}, err
+		}
+		u.Created, u.Version = before.Created, before.Version
+		if err := normalizeUser(u); err != nil {
+			return store.Write{}, err
+		}
+		if u.Enterprise.Manager != before.Enterprise.Manager && u.Enterprise.Manager != managerChecked {
+			if err := a.checkManager(ctx, u); err != nil {
+				return store.Write{}, err
+			}
+			managerChecked = u.Enterprise.Manager
+		}
+		u.Modified = a.now().UTC()
+		if w.Audit == nil {
+			w.Audit = a.audit(ctx, action, "user", id, map[string]string{"userName": u.UserName})
+		}
+		if changed := changedFields(before, u); changed != "" {
+			if w.Audit.Details == nil {
+				w.Audit.Details = map[string]string{}
+			}
+			w.Audit.Details["fields"] = changed
+		}
+		return w, nil
+	})
+}
+
+// changedFields names the top-level fields that differ, for the audit log
+// (values are left out: they may be personal data).
+func changedFields(before, after *User) string {
+	var b, c map[string]json.RawMessage
+	bj, _ := json.Marshal(before)
+	cj, _ := json.Marshal(after)
+	_ = json.Unmarshal(bj, &b)
+	_ = json.Unmarshal(cj, &c)
+	var out []string
+	for k, v := range c {
+		if k == "modified" {
+			continue
+		}
+		if string(b[k]) != string(v) {
+			out = append(out, k)
+		}
+	}
+	for k := range b {
+		if _, ok := c[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+// Suspend disables a user: they can no longer authenticate anywhere, and
+// bound directories disable the account.
+func (a *Authority) Suspend(ctx context.Context, id string) (*User, error) {
+	return a.setState(ctx, id, StateSuspended, "user.suspend")
+}
+
+// Activate enables a staged or suspended user.
+func (a *Authority) Activate(ctx context.Context, id string) (*User, error) {
+	return a.setState(ctx, id, StateActive, "user.activate")
+}
+
+func (a *Authority) setState(ctx context.Context, id string, st State, action string) (*User, error) {
+	return a.updateUser(ctx, id, 0, action, func(u *User, _ []Binding) (store.Write, error) {
+		u.State = st
+		return store.Write{}, nil
+	})
+}
+
+// DeleteUser removes a user and their memberships.
+func (a *Authority) DeleteUser(ctx context.Context, id string, ifVersion int64) error {
+	u, err := a.store.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	ev := a.audit(ctx, "user.delete", "user", id, map[string]string{"userName": u.UserName})
+	return a.store.DeleteUser(ctx, id, ifVersion, store.Write{Audit: ev})
+}
+
+// GetUser returns a user by id.
+func (a *Authority) GetUser(ctx context.Context, id string) (*User, error) {
+	return a.store.GetUser(ctx, id)
+}
+
+// LookupUser finds a user by a unique attribute.
+func (a *Authority) LookupUser(ctx context.Context, by LookupField, value string) (*User, error) {
+	return a.store.LookupUser(ctx, by, value)
+}
+
+// ListUsers pages through users by userName.
+func (a *Authority) ListUsers(ctx context.Context, opts ListOptions) (store.Page[*User], error) {
+	return a.store.ListUsers(ctx, opts)
+}
+
+// EachUser visits users in userName order; see store.Store.EachUser.
+func (a *Authority) EachUser(ctx context.Context, after string, fn func(*User) bool) error {
+	return a.store.EachUser(ctx, after, fn)
+}
+
+// Counts returns how many users and groups there are.
+func (a *Authority) Counts() (users, groups int) { return a.store.Counts() }
+
+// Bindings lists the directories a user is bound to.
+func (a *Authority) Bindings(ctx context.Context, userID string) ([]Binding, error) {
+	if _, err := a.store.GetUser(ctx, userID); err != nil {
+		return nil, err
+	}
+	return a.store.Bindings(ctx, userID)
+}
+
+// Bind binds a user to a directory. Until a password reaches it, the
+// binding waits for one: the next password change or successful login.
+func (a *Authority) Bind(ctx context.Context, userID, directory, mode string) (*Binding, error) {
+	if err := checkName("directory", directory, false); err != nil {
+		return nil, err
+	}
+	ev := a.audit(ctx, "binding.create", "user", userID, map[string]string{"directory": directory})
+	return a.store.PutBinding(ctx, &Binding{UserID: userID, Directory: directory, Mode: mode, NeedsPassword: true}, store.Write{Audit: ev})
+}
+
+// Unbind removes a user's binding to a directory.
+func (a *Authority) Unbind(ctx context.Context, userID, directory string) error {
+	ev := a.audit(ctx, "binding.delete", "user", userID, map[string]string{"directory": directory})
+	return a.store.DeleteBinding(ctx, userID, directory, store.Write{Audit: ev})
+}
