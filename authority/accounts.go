@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/headwater/headwater/authority/store"
 )
 
@@ -36,8 +38,8 @@ func (a *Authority) CreateServiceAccount(ctx context.Context, name, pw, descript
 		return nil, fmt.Errorf("hashing password: %w", err)
 	}
 	now := a.now().UTC()
-	sa := &ServiceAccount{Name: name, Description: description, Roles: roles, Password: &store.Password{Hash: h, ChangedAt: now}, Created: now, Modified: now}
-	return a.store.CreateServiceAccount(ctx, sa, store.Write{Audit: a.audit(ctx, "serviceaccount.create", "serviceaccount", "", map[string]string{"name": name})})
+	sa := &ServiceAccount{ID: uuid.NewString(), Name: name, Description: description, Roles: roles, Password: &store.Password{Hash: h, ChangedAt: now}, Created: now, Modified: now}
+	return a.store.CreateServiceAccount(ctx, sa, store.Write{Audit: a.audit(ctx, "serviceaccount.create", "serviceaccount", sa.ID, map[string]string{"name": name})})
 }
 
 // SetServiceAccountPassword replaces a service account's password.
@@ -142,12 +144,12 @@ func (a *Authority) CreateToken(ctx context.Context, name string, scopes []strin
 	}
 	secret := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	now := a.now().UTC()
-	t := &Token{Name: name, Digest: tokenDigest(secret), Scopes: clean, CreatedBy: ActorFrom(ctx).Name, Created: now}
+	t := &Token{ID: uuid.NewString(), Name: name, Digest: tokenDigest(secret), Scopes: clean, CreatedBy: ActorFrom(ctx).Name, Created: now}
 	if ttl > 0 {
 		exp := now.Add(ttl)
 		t.ExpiresAt = &exp
 	}
-	created, err := a.store.CreateToken(ctx, t, store.Write{Audit: a.audit(ctx, "token.create", "token", "", map[string]string{"name": name, "scopes": strings.Join(clean, ",")})})
+	created, err := a.store.CreateToken(ctx, t, store.Write{Audit: a.audit(ctx, "token.create", "token", t.ID, map[string]string{"name": name, "scopes": strings.Join(clean, ",")})})
 	if err != nil {
 		return "", nil, err
 	}

@@ -3,19 +3,21 @@ package authority
 import (
 	"context"
 
+	"github.com/google/uuid"
+
 	"github.com/headwater/headwater/authority/store"
 )
 
 // CreateGroup validates and stores a group (without members).
 func (a *Authority) CreateGroup(ctx context.Context, g *Group) (*Group, error) {
 	g = g.Clone()
-	g.ID, g.Version = "", 0
+	g.ID, g.Version = uuid.NewString(), 0
 	if err := normalizeGroup(g); err != nil {
 		return nil, err
 	}
 	now := a.now().UTC()
 	g.Created, g.Modified = now, now
-	return a.store.CreateGroup(ctx, g, store.Write{Audit: a.audit(ctx, "group.create", "group", "", map[string]string{"displayName": g.DisplayName})})
+	return a.store.CreateGroup(ctx, g, store.Write{Audit: a.audit(ctx, "group.create", "group", g.ID, map[string]string{"displayName": g.DisplayName})})
 }
 
 // UpdateGroup applies fn to a copy of the group record.

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/headwater/headwater/authority/store"
 )
 
@@ -15,7 +17,7 @@ import (
 // cannot log in until one is set).
 func (a *Authority) CreateUser(ctx context.Context, u *User, pw string) (*User, error) {
 	u = u.Clone()
-	u.ID, u.Version, u.Password = "", 0, nil
+	u.ID, u.Version, u.Password = uuid.NewString(), 0, nil
 	if err := normalizeUser(u); err != nil {
 		return nil, err
 	}
@@ -31,7 +33,7 @@ func (a *Authority) CreateUser(ctx context.Context, u *User, pw string) (*User, 
 		}
 		u.Password = p
 	}
-	ev := a.audit(ctx, "user.create", "user", "", map[string]string{"userName": u.UserName})
+	ev := a.audit(ctx, "user.create", "user", u.ID, map[string]string{"userName": u.UserName})
 	created, err := a.store.CreateUser(ctx, u, store.Write{Audit: ev})
 	if err != nil {
 		return nil, err
@@ -50,7 +52,7 @@ func (a *Authority) CreateUsers(ctx context.Context, users []*User, passwords []
 	now := a.now().UTC()
 	for i, in := range users {
 		u := in.Clone()
-		u.ID, u.Version, u.Password = "", 0, nil
+		u.ID, u.Version, u.Password = uuid.NewString(), 0, nil
 		if err := normalizeUser(u); err != nil {
 			errs[i] = err
 			continue
@@ -69,7 +71,7 @@ func (a *Authority) CreateUsers(ctx context.Context, users []*User, passwords []
 			u.Password = p
 		}
 		batch = append(batch, u)
-		ws = append(ws, store.Write{Audit: a.audit(ctx, "user.create", "user", "", map[string]string{"userName": u.UserName, "via": "import"})})
+		ws = append(ws, store.Write{Audit: a.audit(ctx, "user.create", "user", u.ID, map[string]string{"userName": u.UserName, "via": "import"})})
 		pos = append(pos, i)
 	}
 	created, cerrs := a.store.CreateUsers(ctx, batch, ws)

@@ -28,7 +28,7 @@ type idBlock struct {
 	next, end int64
 }
 
-const idBlockSize = 64
+const idBlockSize = 16
 
 func (s *Etcd) allocateIDNumber(ctx context.Context) (int64, error) {
 	s.ids.mu.Lock()

@@ -1,0 +1,302 @@
+// Package server wires Headwater together: configuration, the sealing key,
+// etcd (embedded or external), the store and authority, the HTTP listener
+// with its probes, metrics and admin API, and a clean shutdown.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/headwater/headwater/authority"
+	"github.com/headwater/headwater/authority/limiter"
+	"github.com/headwater/headwater/authority/password"
+	"github.com/headwater/headwater/authority/seal"
+	"github.com/headwater/headwater/authority/store"
+	"github.com/headwater/headwater/authority/store/embedded"
+	"github.com/headwater/headwater/config"
+	"github.com/headwater/headwater/server/api"
+)
+
+// Options are the parts of a run that are not configuration.
+type Options struct {
+	// ReadyFile, when set, receives {"http_addr": ...} as JSON once every
+	// listener is up and the index is loaded.
+	ReadyFile string
+	Logger    *slog.Logger
+}
+
+// Server is one Headwater process.
+type Server struct {
+	cfg  config.Config
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	httpAddr string
+}
+
+// ConfigError is a configuration problem found while starting; the CLI
+// exits 2 on it.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// New checks the configuration and returns a Server ready to Run.
+func New(cfg config.Config, opts Options) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, &ConfigError{err}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AdminPassword != "" {
+		if err := policy(cfg).Check(cfg.AdminPassword, authority.AdminUserName); err != nil {
+			return nil, &ConfigError{fmt.Errorf("config: adminPassword (HEADWATER_ADMIN_PASSWORD): %w", err)}
+		}
+	}
+	return &Server{cfg: cfg, opts: opts, log: opts.Logger}, nil
+}
+
+func policy(cfg config.Config) password.Policy {
+	p := cfg.PasswordPolicy
+	return password.Policy{MinLength: p.MinLength, MaxLength: p.MaxLength, MinClasses: p.MinClasses, RejectCommon: p.RejectCommon}
+}
+
+// HTTPAddr is the bound HTTP address, once Run has bound it.
+func (s *Server) HTTPAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.httpAddr
+}
+
+// Run starts everything and serves until ctx ends, then shuts down in
+// order: stop accepting, drain requests, stop the watch, close etcd.
+func (s *Server) Run(ctx context.Context) error {
+	keys, created, err := seal.LoadOrCreate(s.cfg.SecretKeyPath())
+	if err != nil {
+		return fmt.Errorf("sealing key: %w", err)
+	}
+	if created {
+		s.log.Warn("generated a new sealing key; back it up: without it, sealed secrets cannot be opened", "path", s.cfg.SecretKeyPath())
+	}
+
+	cli, closeEtcd, err := s.startEtcd(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeEtcd()
+
+	st := store.Open(cli, store.Options{
+		Prefix:         s.cfg.Etcd.Prefix,
+		RequestTimeout: s.cfg.Etcd.RequestTimeout.D(),
+		Logger:         s.log.With("component", "store"),
+	})
+	defer st.Close()
+
+	lim := s.cfg.Limiter
+	auth := authority.New(authority.Config{
+		Store:      st,
+		Keyring:    keys,
+		Policy:     policy(s.cfg),
+		Limiter:    limiter.New(limiter.Config{AccountFree: lim.AccountFree, AddrFree: lim.AddrFree, Base: lim.Base.D(), Max: lim.Max.D()}, nil),
+		AdminToken: s.cfg.AdminToken,
+		Logger:     s.log.With("component", "authority"),
+	})
+
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listening on httpAddr %s: %w", s.cfg.HTTPAddr, err)
+	}
+	s.mu.Lock()
+	s.httpAddr = ln.Addr().String()
+	s.mu.Unlock()
+	s.log.Info("HTTP listening", "http_addr", s.httpAddr)
+
+	metrics := newMetrics(st)
+	h := newHandler(handlerDeps{
+		auth:    auth,
+		api:     api.New(auth, s.log.With("component", "api")),
+		metrics: metrics,
+		log:     s.log,
+	})
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	// The index loads while HTTP already answers (readyz says "loading").
+	readyErr := make(chan error, 1)
+	go func() { readyErr <- s.becomeReady(ctx, st, auth) }()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = fmt.Errorf("HTTP server: %w", err)
+	case err := <-readyErr:
+		if err != nil {
+			runErr = err
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case err := <-serveErr:
+			runErr = fmt.Errorf("HTTP server: %w", err)
+		}
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		s.log.Warn("HTTP drain incomplete", "err", err)
+	}
+	return runErr
+}
+
+// becomeReady waits for the index, bootstraps the admin user and writes
+// the ready file.
+func (s *Server) becomeReady(ctx context.Context, st *store.Etcd, auth *authority.Authority) error {
+	if err := st.WaitReady(ctx); err != nil {
+		return nil // shutting down
+	}
+	for {
+		created, err := auth.Bootstrap(ctx, s.cfg.AdminPassword)
+		if err == nil {
+			if created {
+				s.log.Info("created the built-in admin user", "password_set", s.cfg.AdminPassword != "")
+			}
+			break
+		}
+		if !errors.Is(err, store.ErrUnavailable) {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+		s.log.Warn("bootstrap waits for etcd", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	if s.opts.ReadyFile != "" {
+		if err := writeReadyFile(s.opts.ReadyFile, map[string]string{"http_addr": s.HTTPAddr()}); err != nil {
+			return fmt.Errorf("ready file: %w", err)
+		}
+	}
+	s.log.Info("ready", "http_addr", s.HTTPAddr())
+	return nil
+}
+
+// writeReadyFile writes atomically, so a watcher never reads half a file.
+func writeReadyFile(path string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ready-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// startEtcd starts the embedded etcd or connects to the configured
+// cluster, and returns a client and the function that closes both.
+func (s *Server) startEtcd(ctx context.Context) (*clientv3.Client, func(), error) {
+	e := s.cfg.Etcd
+	if s.cfg.EmbeddedEtcd() {
+		srv, err := embedded.Start(ctx, embedded.Config{
+			Dir:                 s.cfg.DataDir,
+			QuotaBytes:          e.QuotaBytes,
+			CompactionRetention: e.CompactionRetention.D(),
+			DefragInterval:      e.DefragInterval.D(),
+			SnapshotCount:       e.SnapshotCount,
+			Logger:              s.log,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		cli, err := srv.NewClient()
+		if err != nil {
+			srv.Close()
+			return nil, nil, err
+		}
+		s.log.Info("embedded etcd started", "data_dir", s.cfg.DataDir)
+		return cli, func() { cli.Close(); srv.Close() }, nil
+	}
+	cc := clientv3.Config{
+		Endpoints:   e.Endpoints,
+		DialTimeout: e.DialTimeout.D(),
+		Username:    e.Username,
+		Password:    e.Password,
+		Logger:      zap.NewNop(),
+		// Keepalives notice a dead member quickly, so the client fails over.
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: 5 * time.Second,
+	}
+	if e.CAFile != "" || e.CertFile != "" {
+		tc, err := etcdTLS(e)
+		if err != nil {
+			return nil, nil, &ConfigError{err}
+		}
+		cc.TLS = tc
+	}
+	cli, err := clientv3.New(cc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to etcd %v: %w", e.Endpoints, err)
+	}
+	s.log.Info("using external etcd", "endpoints", e.Endpoints)
+	return cli, func() { cli.Close() }, nil
+}
+
+func etcdTLS(e config.Etcd) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if e.CAFile != "" {
+		pem, err := os.ReadFile(e.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("config: etcd.caFile: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("config: etcd.caFile: %s holds no PEM certificate", e.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if e.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(e.CertFile, e.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("config: etcd.certFile/keyFile: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
