@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -57,7 +58,9 @@ func Main(args []string, stdio IO) int {
 	var ue usageError
 	var ce *server.ConfigError
 	var cfgErr *config.Error
-	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &cfgErr) {
+	// cobra reports an unknown subcommand as a plain error.
+	unknown := strings.HasPrefix(err.Error(), "unknown command ")
+	if unknown || errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &cfgErr) {
 		return ExitUsage
 	}
 	return ExitFailure
