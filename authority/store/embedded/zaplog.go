@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 )
@@ -13,14 +15,41 @@ import (
 type slogCore struct {
 	log    *slog.Logger
 	fields []zapcore.Field
+	seen   *recent
 }
 
-func newSlogCore(l *slog.Logger) zapcore.Core { return &slogCore{log: l} }
+// recent remembers when each message was last logged: etcd repeats some
+// warnings in tight retry loops (hundreds of "failed to publish local
+// member" while it replays its log at start), and one per interval says
+// as much.
+type recent struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+const repeatInterval = 10 * time.Second
+
+func (r *recent) allow(msg string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.last[msg]; ok && now.Sub(t) < repeatInterval {
+		return false
+	}
+	if len(r.last) > 1000 {
+		clear(r.last)
+	}
+	r.last[msg] = now
+	return true
+}
+
+func newSlogCore(l *slog.Logger) zapcore.Core {
+	return &slogCore{log: l, seen: &recent{last: map[string]time.Time{}}}
+}
 
 func (c *slogCore) Enabled(l zapcore.Level) bool { return l >= zapcore.WarnLevel }
 
 func (c *slogCore) With(fs []zapcore.Field) zapcore.Core {
-	return &slogCore{log: c.log, fields: append(append([]zapcore.Field(nil), c.fields...), fs...)}
+	return &slogCore{log: c.log, fields: append(append([]zapcore.Field(nil), c.fields...), fs...), seen: c.seen}
 }
 
 func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
@@ -39,6 +68,9 @@ func (c *slogCore) Write(e zapcore.Entry, fs []zapcore.Field) error {
 		if strings.Contains(e.Message, quiet) {
 			return nil
 		}
+	}
+	if !c.seen.allow(e.Message, e.Time) {
+		return nil
 	}
 	enc := zapcore.NewMapObjectEncoder()
 	for _, f := range c.fields {

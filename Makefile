@@ -1,0 +1,48 @@
+# Headwater: build, run and test.
+#   make run    run the server on embedded defaults (data in ./headwater-data)
+#   make test   install what the tests need (Debian's etcd) and run them all
+#   make bench  store benchmarks at 100,000 users; make bench-1m at 1,000,000
+
+GO       ?= go
+BIN      := bin/headwater
+FUZZTIME ?= 30s
+
+.PHONY: build run test test-deps vet bench bench-1m fuzz cross clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/headwater
+
+run: build
+	./$(BIN) serve
+
+test-deps:
+	./scripts/test-deps.sh
+
+vet:
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+test: test-deps vet
+	$(GO) test -race -timeout 20m ./...
+
+bench: build
+	$(GO) build -o bin/storebench ./tools/storebench
+	./bin/storebench -users 100000 -phase 5s -binary $(BIN)
+
+bench-1m: build
+	$(GO) build -o bin/storebench ./tools/storebench
+	./bin/storebench -users 1000000 -phase 5s -binary $(BIN)
+
+# Runs every fuzz target for FUZZTIME; new finds land in testdata/fuzz.
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./authority/password/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseArgon2id$$' -fuzztime=$(FUZZTIME) ./authority/password/
+	$(GO) test -run='^$$' -fuzz='^FuzzOpen$$' -fuzztime=$(FUZZTIME) ./authority/seal/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./authority/seal/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./config/
+	$(GO) test -run='^$$' -fuzz='^FuzzNormalizeUser$$' -fuzztime=$(FUZZTIME) ./authority/
+	$(GO) test -run='^$$' -fuzz='^FuzzUserInput$$' -fuzztime=$(FUZZTIME) ./server/api/
+
+clean:
+	rm -rf bin
