@@ -95,7 +95,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("generated a new sealing key; back it up: without it, sealed secrets cannot be opened", "path", s.cfg.SecretKeyPath())
 	}
 
-	cli, closeEtcd, err := s.startEtcd(ctx)
+	cli, etcdErr, closeEtcd, err := s.startEtcd(ctx)
 	if err != nil {
 		return err
 	}
@@ -151,19 +151,19 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { readyErr <- s.becomeReady(ctx, st, auth) }()
 
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		runErr = fmt.Errorf("HTTP server: %w", err)
-	case err := <-readyErr:
-		if err != nil {
-			runErr = err
-			break
-		}
+	for done := false; !done; {
 		select {
 		case <-ctx.Done():
+			done = true
 		case err := <-serveErr:
-			runErr = fmt.Errorf("HTTP server: %w", err)
+			runErr, done = fmt.Errorf("HTTP server: %w", err), true
+		case err := <-etcdErr:
+			runErr, done = fmt.Errorf("embedded etcd failed: %w", err), true
+		case err := <-readyErr:
+			if err != nil {
+				runErr, done = err, true
+			}
+			readyErr = nil
 		}
 	}
 	s.log.Info("shutting down")
@@ -230,8 +230,9 @@ func writeReadyFile(path string, v any) error {
 }
 
 // startEtcd starts the embedded etcd or connects to the configured
-// cluster, and returns a client and the function that closes both.
-func (s *Server) startEtcd(ctx context.Context) (*clientv3.Client, func(), error) {
+// cluster, and returns a client, the embedded server's fatal errors (nil
+// for a cluster) and the function that closes both.
+func (s *Server) startEtcd(ctx context.Context) (*clientv3.Client, <-chan error, func(), error) {
 	e := s.cfg.Etcd
 	if s.cfg.EmbeddedEtcd() {
 		srv, err := embedded.Start(ctx, embedded.Config{
@@ -243,15 +244,15 @@ func (s *Server) startEtcd(ctx context.Context) (*clientv3.Client, func(), error
 			Logger:              s.log,
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		cli, err := srv.NewClient()
 		if err != nil {
 			srv.Close()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		s.log.Info("embedded etcd started", "data_dir", s.cfg.DataDir)
-		return cli, func() { cli.Close(); srv.Close() }, nil
+		return cli, srv.Err(), func() { cli.Close(); srv.Close() }, nil
 	}
 	cc := clientv3.Config{
 		Endpoints:   e.Endpoints,
@@ -266,16 +267,16 @@ func (s *Server) startEtcd(ctx context.Context) (*clientv3.Client, func(), error
 	if e.CAFile != "" || e.CertFile != "" {
 		tc, err := etcdTLS(e)
 		if err != nil {
-			return nil, nil, &ConfigError{err}
+			return nil, nil, nil, &ConfigError{err}
 		}
 		cc.TLS = tc
 	}
 	cli, err := clientv3.New(cc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connecting to etcd %v: %w", e.Endpoints, err)
+		return nil, nil, nil, fmt.Errorf("connecting to etcd %v: %w", e.Endpoints, err)
 	}
 	s.log.Info("using external etcd", "endpoints", e.Endpoints)
-	return cli, func() { cli.Close() }, nil
+	return cli, nil, func() { cli.Close() }, nil
 }
 
 func etcdTLS(e config.Etcd) (*tls.Config, error) {

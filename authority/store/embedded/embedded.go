@@ -85,16 +85,16 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data directory %q: %w", c.Dir, err)
 	}
+	clientSock := filepath.Join(dir, "etcd-client.sock")
+	peerSock := filepath.Join(dir, "etcd-peer.sock")
+	if len(clientSock) > maxSocketPath {
+		return nil, fmt.Errorf("data directory path %q is too long for etcd's unix socket (at most %d characters with the socket name): choose a shorter dataDir", dir, maxSocketPath)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("restricting data directory: %w", err)
-	}
-	clientSock := filepath.Join(dir, "etcd-client.sock")
-	peerSock := filepath.Join(dir, "etcd-peer.sock")
-	if len(clientSock) > maxSocketPath {
-		return nil, fmt.Errorf("data directory path %q is too long for etcd's unix socket (at most %d characters with the socket name): choose a shorter dataDir", dir, maxSocketPath)
 	}
 	// A crash leaves the socket files behind; etcd cannot bind over them.
 	for _, p := range []string{clientSock, peerSock} {
