@@ -127,7 +127,7 @@ func Default() Config {
 			QuotaBytes:          8 * gib,
 			CompactionRetention: Duration(time.Hour),
 			DefragInterval:      Duration(24 * time.Hour),
-			SnapshotCount:       10000,
+			SnapshotCount:       2500,
 		},
 		Log: Log{Level: "info", Format: "text"},
 		PasswordPolicy: PasswordPolicy{

@@ -35,7 +35,7 @@ func TestDefaultMatchesContract(t *testing.T) {
 		{"etcd.quotaBytes", c.Etcd.QuotaBytes, int64(8 << 30)},
 		{"etcd.compactionRetention", c.Etcd.CompactionRetention.D(), time.Hour},
 		{"etcd.defragInterval", c.Etcd.DefragInterval.D(), 24 * time.Hour},
-		{"etcd.snapshotCount", c.Etcd.SnapshotCount, uint64(10000)},
+		{"etcd.snapshotCount", c.Etcd.SnapshotCount, uint64(2500)},
 		{"log.level", c.Log.Level, "info"},
 		{"log.format", c.Log.Format, "text"},
 		{"passwordPolicy.minLength", c.PasswordPolicy.MinLength, 10},
@@ -75,7 +75,7 @@ func TestParseOverDefaults(t *testing.T) {
 			return c.HTTPAddr == "0.0.0.0:9000" && c.LDAPAddr == "127.0.0.1:3389"
 		}},
 		{"partial section keeps sibling defaults", "etcd:\n  prefix: /hw/\n", func(c Config) bool {
-			return c.Etcd.Prefix == "/hw/" && c.Etcd.DialTimeout.D() == 5*time.Second && c.Etcd.SnapshotCount == 10000
+			return c.Etcd.Prefix == "/hw/" && c.Etcd.DialTimeout.D() == 5*time.Second && c.Etcd.SnapshotCount == 2500
 		}},
 		{"explicit false overrides true default", "passwordPolicy:\n  rejectCommon: false\n", func(c Config) bool {
 			return !c.PasswordPolicy.RejectCommon && c.PasswordPolicy.MinLength == 10

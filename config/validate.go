@@ -176,7 +176,7 @@ func (v *validator) etcd() {
 	v.nonNegative("etcd.compactionRetention", e.CompactionRetention, "1h; 0 turns auto-compaction off")
 	v.nonNegative("etcd.defragInterval", e.DefragInterval, "24h; 0 turns defragmentation off")
 	if e.SnapshotCount == 0 {
-		v.add("etcd.snapshotCount", "", "must be at least 1, e.g. 10000")
+		v.add("etcd.snapshotCount", "", "must be at least 1, e.g. 2500")
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -181,6 +182,9 @@ func (s *Server) becomeReady(ctx context.Context, st *store.Etcd, auth *authorit
 	if err := st.WaitReady(ctx); err != nil {
 		return nil // shutting down
 	}
+	// Loading decodes every record once; hand that garbage back to the
+	// OS now rather than carrying it as RSS until the heap shrinks.
+	debug.FreeOSMemory()
 	for {
 		created, err := auth.Bootstrap(ctx, s.cfg.AdminPassword)
 		if err == nil {

@@ -42,7 +42,7 @@ const (
 	DefaultQuotaBytes          = 8 << 30
 	DefaultCompactionRetention = time.Hour
 	DefaultDefragInterval      = 24 * time.Hour
-	DefaultSnapshotCount       = 10000
+	DefaultSnapshotCount       = 2500
 	DefaultMaxTxnOps           = 1024
 )
 
@@ -117,6 +117,9 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	ec.AutoCompactionMode = "periodic"
 	ec.AutoCompactionRetention = c.CompactionRetention.String()
 	ec.SnapshotCount = c.SnapshotCount
+	// etcd keeps this many raft entries in memory after each snapshot for
+	// followers to catch up; a single embedded member has none.
+	ec.SnapshotCatchUpEntries = 500
 	ec.MaxTxnOps = c.MaxTxnOps
 	ec.Logger = "zap"
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(newSlogCore(c.Logger.With("component", "etcd"))))
