@@ -81,6 +81,8 @@ type TLS struct {
 	KeyFile  string `yaml:"keyFile"`
 	// SelfSigned generates a certificate at start, for development only.
 	SelfSigned bool `yaml:"selfSigned"`
+	// HTTPS serves the HTTP listener over TLS with this certificate.
+	HTTPS bool `yaml:"https"`
 }
 
 // Log sets up log/slog. Env HEADWATER_LOG_LEVEL, HEADWATER_LOG_FORMAT.

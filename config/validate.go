@@ -228,6 +228,9 @@ func (v *validator) tls() {
 	if hasCert && t.SelfSigned {
 		v.add("tls.selfSigned", "", "cannot be true when tls.certFile is set; use the certificate or a self-signed one, not both")
 	}
+	if t.HTTPS && !hasCert && !t.SelfSigned {
+		v.add("tls.https", "", "needs a certificate: set tls.certFile and tls.keyFile, or tls.selfSigned: true for development")
+	}
 	if v.c.LDAPSAddr != "" && !hasCert && !t.SelfSigned {
 		v.add("ldapsAddr", "", "needs a certificate: set tls.certFile and tls.keyFile, or tls.selfSigned: true for development, or leave ldapsAddr empty")
 	}

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -119,14 +118,23 @@ func (s *Server) Run(ctx context.Context) error {
 		Logger:     s.log.With("component", "authority"),
 	})
 
+	tlsCfg, err := serverTLS(s.cfg)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listening on httpAddr %s: %w", s.cfg.HTTPAddr, err)
 	}
+	scheme := "http"
+	if s.cfg.TLS.HTTPS {
+		ln = tls.NewListener(ln, tlsCfg)
+		scheme = "https"
+	}
 	s.mu.Lock()
 	s.httpAddr = ln.Addr().String()
 	s.mu.Unlock()
-	s.log.Info("HTTP listening", "http_addr", s.httpAddr)
+	s.log.Info("HTTP listening", "http_addr", s.httpAddr, "scheme", scheme)
 
 	metrics := newMetrics(st)
 	h := newHandler(handlerDeps{
@@ -218,19 +226,7 @@ func writeReadyFile(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".ready-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return writeFileAtomic(path, data, 0o644)
 }
 
 // startEtcd starts the embedded etcd or connects to the configured
