@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/headwater/headwater/authority/store/etcdtest"
 	"github.com/headwater/headwater/config"
+	"github.com/headwater/headwater/server"
 )
 
 // TestExternalEtcd runs two replicas against one external etcd (Debian's
@@ -66,4 +68,42 @@ func eventually(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestExternalEtcdDownAtStart starts Headwater while its etcd is down: it
+// must serve /readyz (503, loading) instead of exiting, and become ready
+// once etcd is up.
+func TestExternalEtcdDownAtStart(t *testing.T) {
+	ext := etcdtest.StartExternal(t)
+	ext.Stop()
+	cfg := config.Default()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DataDir = shortDir(t)
+	cfg.Etcd.Endpoints = []string{ext.Endpoint}
+	cfg.Etcd.RequestTimeout = config.Duration(time.Second)
+	srv, err := server.New(cfg, server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	var url string
+	eventually(t, func() bool { url = srv.HTTPAddr(); return url != "" })
+	r := (&running{url: "http://" + url}).do(t, "GET", "/readyz", "", nil)
+	if r.status != http.StatusServiceUnavailable || r.body["index"] != "loading" {
+		t.Fatalf("readyz with etcd down at start: %d %s", r.status, r.raw)
+	}
+	if err := ext.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool {
+		return (&running{url: "http://" + url}).do(t, "GET", "/readyz", "", nil).status == http.StatusOK
+	})
 }

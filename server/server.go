@@ -20,6 +20,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/headwater/headwater/authority"
 	"github.com/headwater/headwater/authority/limiter"
@@ -255,11 +257,18 @@ func (s *Server) startEtcd(ctx context.Context) (*clientv3.Client, <-chan error,
 		return cli, srv.Err(), func() { cli.Close(); srv.Close() }, nil
 	}
 	cc := clientv3.Config{
-		Endpoints:   e.Endpoints,
-		DialTimeout: e.DialTimeout.D(),
-		Username:    e.Username,
-		Password:    e.Password,
-		Logger:      zap.NewNop(),
+		// No DialTimeout: with one, New blocks until etcd answers and a
+		// server started during an etcd outage would exit. Without it the
+		// client connects in the background; /readyz reports "loading"
+		// until the index loads, and dialTimeout bounds each attempt.
+		Endpoints: e.Endpoints,
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.DefaultConfig,
+			MinConnectTimeout: e.DialTimeout.D(),
+		})},
+		Username: e.Username,
+		Password: e.Password,
+		Logger:   zap.NewNop(),
 		// Keepalives notice a dead member quickly, so the client fails over.
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 5 * time.Second,
