@@ -26,6 +26,7 @@ type (
 	Phone          = store.Phone
 	Name           = store.Name
 	Enterprise     = store.Enterprise
+	Password       = store.Password
 	State          = store.State
 	AuditEvent     = store.AuditEvent
 	ListOptions    = store.ListOptions

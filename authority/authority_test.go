@@ -373,3 +373,34 @@ func TestBootstrap(t *testing.T) {
 		t.Fatal("admin password was replaced on restart")
 	}
 }
+
+func TestCreateWithImportedHash(t *testing.T) {
+	f := setup(t)
+	salt := []byte("NaCl1234")
+	sum := sha1.Sum(append([]byte("Old-Directory-7"), salt...))
+	ssha := "{SSHA}" + base64.StdEncoding.EncodeToString(append(sum[:], salt...))
+	u, err := f.a.CreateUser(ctx(), &authority.User{UserName: "migrated", Password: &authority.Password{Hash: ssha}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Password == nil || u.Password.Hash != ssha {
+		t.Fatalf("imported hash not kept: %+v", u.Password)
+	}
+	if _, err := f.a.Authenticate(ctx(), "migrated", "Old-Directory-7", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.a.GetUser(ctx(), u.ID); !strings.HasPrefix(got.Password.Hash, "$argon2id$") {
+		t.Fatal("imported hash not upgraded at first login")
+	}
+	for _, bad := range []string{"plaintext", "{SSHA}***", "{MD5}abc", "$6$rounds=99999999$s$h"} {
+		_, err := f.a.CreateUser(ctx(), &authority.User{UserName: "bad", Password: &authority.Password{Hash: bad}}, "")
+		var ie *authority.InvalidError
+		if !errors.As(err, &ie) || ie.Field != "passwordHash" {
+			t.Fatalf("hash %q: got %v, want invalid passwordHash", bad, err)
+		}
+	}
+	_, err = f.a.CreateUser(ctx(), &authority.User{UserName: "both", Password: &authority.Password{Hash: ssha}}, "Some-Password-1")
+	if !errors.Is(err, authority.ErrInvalid) {
+		t.Fatalf("password and hash together: %v", err)
+	}
+}

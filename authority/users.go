@@ -17,21 +17,8 @@ import (
 // cannot log in until one is set).
 func (a *Authority) CreateUser(ctx context.Context, u *User, pw string) (*User, error) {
 	u = u.Clone()
-	u.ID, u.Version, u.Password = uuid.NewString(), 0, nil
-	if err := normalizeUser(u); err != nil {
+	if err := a.prepareNewUser(ctx, u, pw); err != nil {
 		return nil, err
-	}
-	if err := a.checkManager(ctx, u); err != nil {
-		return nil, err
-	}
-	now := a.now().UTC()
-	u.Created, u.Modified = now, now
-	if pw != "" {
-		p, err := a.newPassword(u, pw)
-		if err != nil {
-			return nil, err
-		}
-		u.Password = p
 	}
 	ev := a.audit(ctx, "user.create", "user", u.ID, map[string]string{"userName": u.UserName})
 	created, err := a.store.CreateUser(ctx, u, store.Write{Audit: ev})
@@ -49,26 +36,15 @@ func (a *Authority) CreateUsers(ctx context.Context, users []*User, passwords []
 	var batch []*User
 	var ws []store.Write
 	var pos []int
-	now := a.now().UTC()
 	for i, in := range users {
 		u := in.Clone()
-		u.ID, u.Version, u.Password = uuid.NewString(), 0, nil
-		if err := normalizeUser(u); err != nil {
+		pw := ""
+		if i < len(passwords) {
+			pw = passwords[i]
+		}
+		if err := a.prepareNewUser(ctx, u, pw); err != nil {
 			errs[i] = err
 			continue
-		}
-		if err := a.checkManager(ctx, u); err != nil {
-			errs[i] = err
-			continue
-		}
-		u.Created, u.Modified = now, now
-		if i < len(passwords) && passwords[i] != "" {
-			p, err := a.newPassword(u, passwords[i])
-			if err != nil {
-				errs[i] = err
-				continue
-			}
-			u.Password = p
 		}
 		batch = append(batch, u)
 		ws = append(ws, store.Write{Audit: a.audit(ctx, "user.create", "user", u.ID, map[string]string{"userName": u.UserName, "via": "import"})})
@@ -79,6 +55,43 @@ func (a *Authority) CreateUsers(ctx context.Context, users []*User, passwords []
 		out[i], errs[i] = created[j], cerrs[j]
 	}
 	return out, errs
+}
+
+// prepareNewUser validates a user about to be created and sets what the
+// server owns: id, timestamps, and the password. The password is either a
+// cleartext pw, checked against the policy and hashed, or an existing hash
+// in u.Password.Hash (an import from another directory), which must be of a
+// scheme Verify accepts; it is upgraded to argon2id at the first login.
+func (a *Authority) prepareNewUser(ctx context.Context, u *User, pw string) error {
+	imported := ""
+	if u.Password != nil {
+		imported = u.Password.Hash
+	}
+	u.ID, u.Version, u.Password = uuid.NewString(), 0, nil
+	if err := normalizeUser(u); err != nil {
+		return err
+	}
+	if err := a.checkManager(ctx, u); err != nil {
+		return err
+	}
+	now := a.now().UTC()
+	u.Created, u.Modified = now, now
+	switch {
+	case pw != "" && imported != "":
+		return invalid("passwordHash", "give either a password or a passwordHash, not both")
+	case pw != "":
+		p, err := a.newPassword(u, pw)
+		if err != nil {
+			return err
+		}
+		u.Password = p
+	case imported != "":
+		if err := a.hasher.CheckHash(imported); err != nil {
+			return invalid("passwordHash", "%v (supported: argon2id, {SSHA}/{SSHA256}/{SSHA512}, {CRYPT} $1$/$5$/$6$, bcrypt)", err)
+		}
+		u.Password = &store.Password{Hash: imported, ChangedAt: now}
+	}
+	return nil
 }
 
 func (a *Authority) checkManager(ctx context.Context, u *User) error {

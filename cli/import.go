@@ -31,7 +31,10 @@ func importCmd(stdio IO) *cobra.Command {
 CSV: a header row naming the columns, then one user per row. Columns are the
 admin API's field names: userName (required), givenName, familyName,
 displayName, email, title, externalId, state, password, uidNumber, gidNumber,
-homeDirectory, loginShell, department, employeeNumber, roles (separated by ';').
+homeDirectory, loginShell, department, employeeNumber, roles (separated by ';'),
+and passwordHash for hashes exported from another directory ({SSHA},
+{SSHA256}, {SSHA512}, {CRYPT}$6$..., bcrypt, argon2id): they keep working and
+are upgraded to argon2id at each user's first login.
 
 JSON: a list of user objects as POST /api/v1/users takes them, or
 {"users": [...]}.

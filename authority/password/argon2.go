@@ -118,7 +118,7 @@ func checkArgon2Params(p Params, lim limits) error {
 	return nil
 }
 
-func (a argon2Hash) verify(pw string) bool {
+func (a argon2Hash) matches(pw string) (bool, error) {
 	p := a.params
 	var key []byte
 	if a.variant == "argon2i" {
@@ -126,7 +126,7 @@ func (a argon2Hash) verify(pw string) bool {
 	} else {
 		key = argon2.IDKey([]byte(pw), a.salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 	}
-	return subtle.ConstantTimeCompare(key, a.key) == 1
+	return subtle.ConstantTimeCompare(key, a.key) == 1, nil
 }
 
 // parseDecimal accepts only ASCII digits, unlike strconv which also takes a

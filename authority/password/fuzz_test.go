@@ -11,18 +11,22 @@ func fuzzLimits() limits {
 	return limits{argonMemory: 256, argonTime: 2, argonThreads: 4, bcryptCost: 5, shaCryptRounds: 2000}
 }
 
+// verifySeeds seed FuzzVerify and FuzzCheckHash, each with "Hello world!" as
+// the password.
+var verifySeeds = []string{
+	"$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
+	"{ARGON2}$argon2i$v=19$m=64,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
+	"{SSHA}2ELfGNTIo0RbYF8/PyXoNlERV4FzYWx0",
+	"{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=",
+	"{CRYPT}$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1",
+	"$5$rounds=1000$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5",
+	"$1$saltstri$YMyguxXMBpd2TEZ.vS/3q1",
+	"$2b$04$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	"{BCRYPT}$2y$05$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+}
+
 func FuzzVerify(f *testing.F) {
-	for _, s := range []string{
-		"$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
-		"{ARGON2}$argon2i$v=19$m=64,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
-		"{SSHA}2ELfGNTIo0RbYF8/PyXoNlERV4FzYWx0",
-		"{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=",
-		"{CRYPT}$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1",
-		"$5$rounds=1000$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5",
-		"$1$saltstri$YMyguxXMBpd2TEZ.vS/3q1",
-		"$2b$04$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-		"{BCRYPT}$2y$05$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-	} {
+	for _, s := range verifySeeds {
 		f.Add(s, "Hello world!")
 	}
 	h := Hasher{Params: fastParams}

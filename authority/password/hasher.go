@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -121,6 +122,9 @@ func (h Hasher) Hash(pw string) (string, error) {
 // failed check. It is true for every scheme but argon2id, and for argon2id
 // hashes whose parameters differ from h.Params.
 //
+// CheckHash tells, without computing anything, whether Verify would refuse
+// a hash.
+//
 // Errors wrap ErrMalformedHash, ErrUnsupportedScheme or ErrPasswordTooLong.
 // Cost parameters in the stored hash are capped (argon2 m <= 1 GiB, t <= 16,
 // p <= 64; bcrypt cost <= 16; sha-crypt rounds <= 1,000,000) so that a hostile
@@ -129,82 +133,132 @@ func (h Hasher) Verify(encoded, pw string) (ok bool, needsRehash bool, err error
 	return h.verify(encoded, pw, defaultLimits())
 }
 
+// CheckHash reports whether encoded is a hash Verify accepts — a supported
+// scheme, well formed, within the cost caps — without computing it, so that
+// imports of thousands of existing hashes are validated cheaply. Errors wrap
+// ErrMalformedHash or ErrUnsupportedScheme exactly as Verify's would for the
+// same string.
+func (h Hasher) CheckHash(encoded string) error {
+	return checkHash(encoded, defaultLimits())
+}
+
+func checkHash(encoded string, lim limits) error {
+	if _, err := parseHash(encoded, lim); err != nil {
+		return fmt.Errorf("password: check hash: %w", err)
+	}
+	return nil
+}
+
 func (h Hasher) verify(encoded, pw string, lim limits) (ok bool, needsRehash bool, err error) {
 	if len(pw) > MaxPasswordBytes {
 		return false, false, fmt.Errorf("password: verify: %w (%d bytes, limit %d)", ErrPasswordTooLong, len(pw), MaxPasswordBytes)
 	}
+	// Everything Verify refuses is refused here, by the same code CheckHash
+	// runs; only the key derivation below is Verify's own.
+	sh, err := parseHash(encoded, lim)
+	if err != nil {
+		return false, false, fmt.Errorf("password: verify: %w", err)
+	}
+	keyDerivations.Add(1)
+	if ok, err = sh.matches(pw); err != nil {
+		return false, false, fmt.Errorf("password: verify: %w", err)
+	}
+	return ok, ok && h.outdated(sh), nil
+}
+
+// storedHash is a stored hash that parseHash accepted: a supported scheme,
+// well formed and within the cost caps. All that is left is to compute it.
+type storedHash interface {
+	// matches hashes pw as the stored hash says and compares the results.
+	// The parsers rule out every error the underlying libraries return, so
+	// an error here is a parser bug (the fuzz tests look for one).
+	matches(pw string) (bool, error)
+}
+
+// keyDerivations counts verify's calls of storedHash.matches, the only place a
+// password is hashed for comparison. Only tests read it, to show that
+// CheckHash, and Verify of a refused hash, never compute anything.
+var keyDerivations atomic.Uint64
+
+// outdated reports whether a hash should be replaced by one made with
+// h.Params: every scheme but argon2id, and argon2id with other parameters.
+func (h Hasher) outdated(sh storedHash) bool {
+	a, ok := sh.(argon2Hash)
+	return !ok || a.variant != "argon2id" || a.params != h.params()
+}
+
+// parseHash parses an encoded hash of any scheme Verify supports and checks
+// it against lim, without computing anything.
+func parseHash(encoded string, lim limits) (storedHash, error) {
 	if encoded == "" {
-		return false, false, fmt.Errorf("password: verify: %w: empty", ErrMalformedHash)
+		return nil, fmt.Errorf("%w: empty", ErrMalformedHash)
 	}
 	if len(encoded) > maxEncodedLen {
-		return false, false, fmt.Errorf("password: verify: %w: longer than %d bytes", ErrMalformedHash, maxEncodedLen)
+		return nil, fmt.Errorf("%w: longer than %d bytes", ErrMalformedHash, maxEncodedLen)
 	}
-	rehash := true
 	switch {
 	case encoded[0] == '{':
 		end := strings.IndexByte(encoded, '}')
 		if end < 0 {
-			return false, false, fmt.Errorf("password: verify: %w: unterminated {SCHEME} prefix", ErrMalformedHash)
+			return nil, fmt.Errorf("%w: unterminated {SCHEME} prefix", ErrMalformedHash)
 		}
 		scheme, rest := strings.ToUpper(encoded[1:end]), encoded[end+1:]
 		switch scheme {
 		case "ARGON2":
 			if !strings.HasPrefix(rest, "$argon2") {
-				return false, false, fmt.Errorf("password: verify: %w: {ARGON2} not followed by $argon2", ErrMalformedHash)
+				return nil, fmt.Errorf("%w: {ARGON2} not followed by $argon2", ErrMalformedHash)
 			}
-			ok, rehash, err = h.verifyCrypt(rest, pw, lim)
+			return parseCrypt(rest, lim)
 		case "BCRYPT":
-			ok, err = verifyBcrypt(rest, pw, lim)
+			return stored(parseBcrypt(rest, lim))
 		case "CRYPT":
-			ok, rehash, err = h.verifyCrypt(rest, pw, lim)
+			return parseCrypt(rest, lim)
 		default:
 			d, found := ldapDigests(scheme)
 			if !found {
-				return false, false, fmt.Errorf("password: verify: %w: {%.32q}", ErrUnsupportedScheme, scheme)
+				return nil, fmt.Errorf("%w: {%.32q}", ErrUnsupportedScheme, scheme)
 			}
-			ok, err = verifyLDAPDigest(d, rest, pw)
+			return stored(parseLDAPDigest(d, rest))
 		}
 	case encoded[0] == '$':
-		ok, rehash, err = h.verifyCrypt(encoded, pw, lim)
+		return parseCrypt(encoded, lim)
 	default:
 		// Most likely a plaintext password; comparing those would make the
 		// directory's secrets equivalent to passwords, so refuse.
-		return false, false, fmt.Errorf("password: verify: %w: no scheme prefix", ErrUnsupportedScheme)
+		return nil, fmt.Errorf("%w: no scheme prefix", ErrUnsupportedScheme)
 	}
-	if err != nil {
-		return false, false, fmt.Errorf("password: verify: %w", err)
-	}
-	return ok, ok && rehash, nil
 }
 
-// verifyCrypt dispatches on the "$id$" of a modular crypt string.
-func (h Hasher) verifyCrypt(s, pw string, lim limits) (ok, rehash bool, err error) {
+// parseCrypt dispatches on the "$id$" of a modular crypt string.
+func parseCrypt(s string, lim limits) (storedHash, error) {
 	if s == "" {
-		return false, false, fmt.Errorf("%w: empty crypt string", ErrMalformedHash)
+		return nil, fmt.Errorf("%w: empty crypt string", ErrMalformedHash)
 	}
 	if s[0] != '$' {
-		return false, false, fmt.Errorf("%w: traditional DES crypt or unknown crypt format", ErrUnsupportedScheme)
+		return nil, fmt.Errorf("%w: traditional DES crypt or unknown crypt format", ErrUnsupportedScheme)
 	}
 	end := strings.IndexByte(s[1:], '$')
 	if end < 0 {
-		return false, false, fmt.Errorf("%w: crypt string must start with $id$", ErrMalformedHash)
+		return nil, fmt.Errorf("%w: crypt string must start with $id$", ErrMalformedHash)
 	}
 	switch id := s[1 : 1+end]; id {
 	case "argon2id", "argon2i":
-		a, err := parseArgon2(s, lim)
-		if err != nil {
-			return false, false, err
-		}
-		return a.verify(pw), a.variant != "argon2id" || a.params != h.params(), nil
+		return stored(parseArgon2(s, lim))
 	case "1", "5", "6":
-		ok, err := verifyShaCrypt(s, pw, lim)
-		return ok, true, err
+		return stored(parseShaCrypt(s, lim))
 	case "2a", "2b", "2y":
-		ok, err := verifyBcrypt(s, pw, lim)
-		return ok, true, err
+		return stored(parseBcrypt(s, lim))
 	default:
-		return false, false, fmt.Errorf("%w: crypt id %.16q", ErrUnsupportedScheme, id)
+		return nil, fmt.Errorf("%w: crypt id %.16q", ErrUnsupportedScheme, id)
 	}
+}
+
+// stored turns a parser's concrete result into a storedHash, nil on error.
+func stored[T storedHash](h T, err error) (storedHash, error) {
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // DummyVerify spends about as long as Verify of an argon2id hash made with

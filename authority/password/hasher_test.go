@@ -107,7 +107,14 @@ func ssha(pw, salt string) string {
 	return "{SSHA}" + base64.StdEncoding.EncodeToString(append(sum[:], salt...))
 }
 
-func TestVerifyImported(t *testing.T) {
+// importedVector is a hash from another system and the password it was
+// made from.
+type importedVector struct {
+	name, enc, pw string
+}
+
+func importedVectors(t *testing.T) []importedVector {
+	t.Helper()
 	sha1Sum := sha1.Sum([]byte("secret"))
 	sha256Salted := sha256.Sum256([]byte("secret" + "\x01\x02\x03\x04\x05\x06\x07\x08"))
 	sha512Salted := sha512.Sum512([]byte("secret" + "NaCl"))
@@ -117,9 +124,7 @@ func TestVerifyImported(t *testing.T) {
 		t.Fatal(err)
 	}
 	b64 := base64.StdEncoding.EncodeToString
-	tests := []struct {
-		name, enc, pw string
-	}{
+	return []importedVector{
 		// Vectors from the Argon2 reference implementation's test.c.
 		{"argon2id reference", "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc", "password"},
 		{"argon2i reference", "$argon2i$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$wWKIMhR9lyDFvRz9YTZweHKfbftvj+qf+YFY4NeBbtA", "password"},
@@ -147,8 +152,11 @@ func TestVerifyImported(t *testing.T) {
 		{"md5-crypt", "{CRYPT}$1$saltstri$YMyguxXMBpd2TEZ.vS/3q1", "Hello world!"},
 		{"md5-crypt bare", "$1$abcdefgh$G//4keteveJp0qb8z2DxG/", "password"},
 	}
+}
+
+func TestVerifyImported(t *testing.T) {
 	h := Hasher{Params: fastParams}
-	for _, tt := range tests {
+	for _, tt := range importedVectors(t) {
 		t.Run(tt.name, func(t *testing.T) {
 			ok, rehash, err := h.Verify(tt.enc, tt.pw)
 			if !ok || !rehash || err != nil {
@@ -162,16 +170,19 @@ func TestVerifyImported(t *testing.T) {
 	}
 }
 
-func TestVerifyErrors(t *testing.T) {
+// errorVector is a hash Verify refuses and the error it wraps.
+type errorVector struct {
+	enc  string
+	want error
+}
+
+func errorVectors() []errorVector {
 	long := strings.Repeat("A", 2000)
 	bcTail := strings.Repeat("a", 53)
 	argon := func(params string) string {
 		return "$argon2id$v=19$" + params + "$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc"
 	}
-	tests := []struct {
-		enc  string
-		want error
-	}{
+	return []errorVector{
 		{"", ErrMalformedHash},
 		{long, ErrMalformedHash},
 		{"{SSHA", ErrMalformedHash},
@@ -222,8 +233,11 @@ func TestVerifyErrors(t *testing.T) {
 		{"$2x$04$" + bcTail, ErrUnsupportedScheme},
 		{"$scrypt$ln=16,r=8,p=1$aM15713r3Xsvxbi31lqr1Q$nFNh2CVHVjNldFVKDHDlm4CbdRSCdEBsjjJxD+iCs5E", ErrUnsupportedScheme},
 	}
+}
+
+func TestVerifyErrors(t *testing.T) {
 	h := Hasher{Params: fastParams}
-	for _, tt := range tests {
+	for _, tt := range errorVectors() {
 		name := tt.enc
 		if len(name) > 60 {
 			name = name[:60]
@@ -237,11 +251,11 @@ func TestVerifyErrors(t *testing.T) {
 	}
 }
 
-// TestVerifyCaps checks that hostile cost parameters are refused before any
-// work is done: each case would take minutes or gigabytes if computed.
-func TestVerifyCaps(t *testing.T) {
+// capVectors are hashes whose cost parameters exceed the caps: each would
+// take minutes or gigabytes if computed.
+func capVectors() []string {
 	bcTail := strings.Repeat("a", 53)
-	tests := []string{
+	return []string{
 		"$argon2id$v=19$m=1048577,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
 		"$argon2id$v=19$m=4294967295,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
 		"$argon2id$v=19$m=65536,t=17,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
@@ -255,8 +269,13 @@ func TestVerifyCaps(t *testing.T) {
 		"$5$rounds=999999999$salt$" + strings.Repeat("a", 43),
 		"$6$rounds=99999999999$salt$" + strings.Repeat("a", 86),
 	}
+}
+
+// TestVerifyCaps checks that hostile cost parameters are refused before any
+// work is done.
+func TestVerifyCaps(t *testing.T) {
 	h := Hasher{Params: fastParams}
-	for _, enc := range tests {
+	for _, enc := range capVectors() {
 		// ErrMalformedHash comes from parsing, before any computation:
 		// the cap rejects the hash without paying for it.
 		ok, _, err := h.Verify(enc, "password")

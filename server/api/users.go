@@ -81,6 +81,9 @@ type UserInput struct {
 	LoginShell    *string               `json:"loginShell"`
 	// Password is accepted on create (and import) only.
 	Password *string `json:"password"`
+	// PasswordHash carries an existing hash from another directory
+	// ({SSHA}, {CRYPT}, bcrypt, argon2id), on create and import only.
+	PasswordHash *string `json:"passwordHash"`
 }
 
 func set[T any](dst *T, src *T) {
@@ -116,6 +119,9 @@ func (in *UserInput) apply(u *authority.User) error {
 	set(&u.GIDNumber, in.GIDNumber)
 	set(&u.HomeDirectory, in.HomeDirectory)
 	set(&u.LoginShell, in.LoginShell)
+	if in.PasswordHash != nil && *in.PasswordHash != "" {
+		u.Password = &authority.Password{Hash: *in.PasswordHash}
+	}
 	return nil
 }
 
@@ -210,7 +216,7 @@ func (x *API) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, maxBody, &in); err != nil {
 		return err
 	}
-	if in.Password != nil {
+	if in.Password != nil || in.PasswordHash != nil {
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "password", Message: "set passwords with POST /api/v1/users/{id}/password"}
 	}
 	version, err := ifMatch(r)
