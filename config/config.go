@@ -35,6 +35,9 @@ type Config struct {
 	// SecretKeyPath). Env HEADWATER_SECRET_KEY_FILE.
 	SecretKeyFile string `yaml:"secretKeyFile"`
 
+	// AuditRetention is how long audit events are kept; 0 keeps them forever.
+	AuditRetention Duration `yaml:"auditRetention"`
+
 	Etcd           Etcd           `yaml:"etcd"`
 	TLS            TLS            `yaml:"tls"`
 	Log            Log            `yaml:"log"`
@@ -122,6 +125,9 @@ func Default() Config {
 		LDAPAddr: "127.0.0.1:3389",
 		DataDir:  "./headwater-data",
 		BaseDN:   "dc=example,dc=com",
+		// A year: long enough for most audits, bounded so the log cannot
+		// fill etcd's quota.
+		AuditRetention: Duration(365 * 24 * time.Hour),
 		Etcd: Etcd{
 			Prefix:              "/headwater/",
 			DialTimeout:         Duration(5 * time.Second),

@@ -72,6 +72,7 @@ func (c Config) Validate() error {
 		v.add("secretKeyFile", "", "is only blank space; give a file path or leave it empty for <dataDir>/secret.key")
 	}
 
+	v.nonNegative("auditRetention", c.AuditRetention, "8760h")
 	v.etcd()
 	v.tls()
 	v.log()

@@ -213,6 +213,9 @@ func (s *Server) becomeReady(ctx context.Context, st *store.Etcd, auth *authorit
 		case <-time.After(time.Second):
 		}
 	}
+	if r := s.cfg.AuditRetention.D(); r > 0 {
+		go s.pruneAudit(ctx, st, r)
+	}
 	if s.opts.ReadyFile != "" {
 		if err := writeReadyFile(s.opts.ReadyFile, map[string]string{"http_addr": s.HTTPAddr()}); err != nil {
 			return fmt.Errorf("ready file: %w", err)
@@ -220,6 +223,27 @@ func (s *Server) becomeReady(ctx context.Context, st *store.Etcd, auth *authorit
 	}
 	s.log.Info("ready", "http_addr", s.HTTPAddr())
 	return nil
+}
+
+// pruneAudit deletes audit events past the retention, hourly. Every
+// replica may run it: deleting a range twice is harmless.
+func (s *Server) pruneAudit(ctx context.Context, st *store.Etcd, retention time.Duration) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := st.PruneAudit(ctx, time.Now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("pruning the audit log failed", "err", err)
+		case n > 0:
+			s.log.Info("pruned the audit log", "events", n, "retention", retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // writeReadyFile writes atomically, so a watcher never reads half a file.

@@ -72,3 +72,17 @@ func (s *Etcd) Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, error) {
 	}
 	return out, nil
 }
+
+// PruneAudit deletes audit events older than the day of cutoff. Events are
+// filed by day, so this is one range delete; replicas may all run it.
+func (s *Etcd) PruneAudit(ctx context.Context, cutoff time.Time) (int64, error) {
+	from := s.key(colAudit)
+	to := s.key(colAudit, cutoff.UTC().Format("20060102"), "/")
+	tctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	resp, err := s.cli.Delete(tctx, from, clientv3.WithRange(to))
+	if err != nil {
+		return 0, s.mapErr(err)
+	}
+	return resp.Deleted, nil
+}

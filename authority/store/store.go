@@ -8,6 +8,7 @@ package store
 
 import (
 	"context"
+	"time"
 )
 
 // Write lists what must be written in the same etcd transaction as a
@@ -135,6 +136,8 @@ type Store interface {
 
 	AppendAudit(ctx context.Context, ev *AuditEvent) error
 	Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
+	// PruneAudit deletes events of the days before cutoff's day.
+	PruneAudit(ctx context.Context, cutoff time.Time) (int64, error)
 
 	// Ready reports whether the index is loaded; WaitReady blocks until it is.
 	Ready() bool

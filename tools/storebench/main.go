@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,20 +35,32 @@ func main() {
 	users := flag.Int("users", 100000, "users to fill the store with")
 	phase := flag.Duration("phase", 5*time.Second, "duration of each timed throughput phase")
 	binary := flag.String("binary", "", "headwater binary for the process start measurement (skipped when empty)")
+	keep := flag.String("keep", "", "use and keep this data directory (a second run skips the fill)")
+	cpuprofile := flag.String("loadprofile", "", "write a CPU profile of the index load to this file")
 	flag.Parse()
-	if err := run(*users, *phase, *binary); err != nil {
+	opts := options{keep: *keep, loadProfile: *cpuprofile}
+	if err := run(*users, *phase, *binary, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "storebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, phase time.Duration, binary string) error {
+type options struct {
+	keep        string
+	loadProfile string
+}
+
+func run(n int, phase time.Duration, binary string, opts options) error {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "hw-bench-")
-	if err != nil {
-		return err
+	dir := opts.keep
+	if dir == "" {
+		d, err := os.MkdirTemp("", "hw-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
 	}
-	defer os.RemoveAll(dir)
 	srv, err := embedded.Start(ctx, embedded.Config{Dir: dir})
 	if err != nil {
 		return err
@@ -65,6 +78,9 @@ func run(n int, phase time.Duration, binary string) error {
 	row := func(name, value string) { fmt.Printf("%-52s %14s\n", name, value) }
 
 	for _, w := range []int{1, 16} {
+		if phase <= 0 {
+			break
+		}
 		row(fmt.Sprintf("raw etcd Txn (3 compares, 4 puts), %d writer(s)", w), rate(rawTxn(ctx, cli, w, phase)))
 		row(fmt.Sprintf("store CreateUser, %d writer(s)", w), rate(creates(ctx, st, w, phase)))
 	}
@@ -92,12 +108,24 @@ func run(n int, phase time.Duration, binary string) error {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	if opts.loadProfile != "" {
+		f, err := os.Create(opts.loadProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	t0 := time.Now()
 	st2 := store.Open(cli, store.Options{})
 	if err := st2.WaitReady(ctx); err != nil {
 		return err
 	}
 	load := time.Since(t0)
+	if opts.loadProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	count, _ := st2.Counts()

@@ -135,6 +135,17 @@ func testAudit(t *testing.T, b Backend) {
 	if len(rest) != 3 || rest[2].Action != "user.create" || rest[2].Source != "127.0.0.1" {
 		t.Fatalf("next audit page: %+v", rest)
 	}
+	// Pruning before tomorrow removes today's events; before today, none.
+	if n, err := s.PruneAudit(ctx(t), time.Now().UTC()); err != nil || n != 0 {
+		t.Fatalf("PruneAudit(today) deleted %d, %v", n, err)
+	}
+	n, err := s.PruneAudit(ctx(t), time.Now().UTC().AddDate(0, 0, 1))
+	if err != nil || n < 6 {
+		t.Fatalf("PruneAudit(tomorrow) deleted %d, %v", n, err)
+	}
+	if evs, _ := s.Audit(ctx(t), store.AuditQuery{Limit: 10}); len(evs) != 0 {
+		t.Fatalf("events left after pruning: %+v", evs)
+	}
 }
 
 // testReplica opens a second store on the same backend, as a second
