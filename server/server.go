@@ -192,9 +192,6 @@ func (s *Server) becomeReady(ctx context.Context, st *store.Etcd, auth *authorit
 	if err := st.WaitReady(ctx); err != nil {
 		return nil // shutting down
 	}
-	// Loading decodes every record once; hand that garbage back to the
-	// OS now rather than carrying it as RSS until the heap shrinks.
-	debug.FreeOSMemory()
 	for {
 		created, err := auth.Bootstrap(ctx, s.cfg.AdminPassword)
 		if err == nil {
@@ -222,6 +219,10 @@ func (s *Server) becomeReady(ctx context.Context, st *store.Etcd, auth *authorit
 		}
 	}
 	s.log.Info("ready", "http_addr", s.HTTPAddr())
+	// Loading decoded every record once; hand that garbage back to the OS
+	// rather than carrying it as RSS until the scavenger gets to it. At a
+	// million users this takes seconds, so it runs after the ready file.
+	go debug.FreeOSMemory()
 	return nil
 }
 

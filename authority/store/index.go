@@ -55,21 +55,26 @@ func lessName(a, b nameItem) bool {
 	return a.id < b.id
 }
 
-func newIndex() *index {
+func newIndex() *index { return newIndexSized(0, 0, 0) }
+
+// newIndexSized makes the maps every user or group is in big enough from
+// the start: at a million users, rehashing while loading costs seconds.
+// Maps only some records are in (externalId, memberships) grow as needed.
+func newIndexSized(users, groups, members int) *index {
 	return &index{
-		users:           map[string]*User{},
-		userByName:      map[string]*User{},
-		userByEmail:     map[string]*User{},
+		users:           make(map[string]*User, users),
+		userByName:      make(map[string]*User, users),
+		userByEmail:     make(map[string]*User, users),
 		userByExt:       map[string]*User{},
-		userByUID:       map[int64]*User{},
+		userByUID:       make(map[int64]*User, users),
 		userOrder:       btree.NewG(32, lessName),
-		groups:          map[string]*Group{},
-		groupByName:     map[string]*Group{},
-		groupByExt:      map[string]*Group{},
-		groupByGID:      map[int64]*Group{},
+		groups:          make(map[string]*Group, groups),
+		groupByName:     make(map[string]*Group, groups),
+		groupByExt:      make(map[string]*Group, groups),
+		groupByGID:      make(map[int64]*Group, groups),
 		groupOrder:      btree.NewG(32, lessName),
 		members:         map[string]map[string]struct{}{},
-		memberOf:        map[string][]string{},
+		memberOf:        make(map[string][]string, min(members, users)),
 		serviceAccounts: map[string]*ServiceAccount{},
 		saByName:        map[string]*ServiceAccount{},
 		saOrder:         btree.NewG(32, lessName),

@@ -81,8 +81,6 @@ func (s *Etcd) load(ctx context.Context) (*index, error) {
 		return nil, fmt.Errorf("reading etcd revision: %w", s.mapErr(err))
 	}
 	rev := head.Header.Revision
-	x := newIndex()
-	x.rev = rev
 
 	type chunk struct {
 		col string
@@ -90,12 +88,14 @@ func (s *Etcd) load(ctx context.Context) (*index, error) {
 	}
 	type span struct{ col, from, to string }
 	var spans []span
+	counts := map[string]int64{}
 	for _, col := range loadCollections {
 		p := s.prefix + col
 		n, err := s.cli.Get(ctx, p, clientv3.WithPrefix(), clientv3.WithCountOnly(), clientv3.WithRev(rev))
 		if err != nil {
 			return nil, s.loadErr(err)
 		}
+		counts[col] = n.Count
 		if n.Count <= smallCollection {
 			spans = append(spans, span{col, p, prefixEnd(p)})
 			continue
@@ -108,6 +108,9 @@ func (s *Etcd) load(ctx context.Context) (*index, error) {
 		}
 		spans = append(spans, span{col, from, prefixEnd(p)})
 	}
+
+	x := newIndexSized(int(counts[colUsers]), int(counts[colGroups]), int(counts[colMembers]))
+	x.rev = rev
 
 	// Fetch and decode in parallel; insert into the maps on this goroutine.
 	decoded := make(chan func(*index), 8)

@@ -64,7 +64,7 @@ func (c *slogCore) Write(e zapcore.Entry, fs []zapcore.Field) error {
 	// they are the expected end of a clean shutdown.
 	// The other two are warnings about settings that do not apply here:
 	// the client listener is a private unix socket, and auth is off.
-	for _, quiet := range []string{"setting up serving from embedded etcd failed", "Running http and grpc server on single port", "simple token is not cryptographically signed"} {
+	for _, quiet := range []string{"setting up serving from embedded etcd failed", "stopping insecure grpc server due to error", "stopped insecure grpc server due to error", "Running http and grpc server on single port", "simple token is not cryptographically signed"} {
 		if strings.Contains(e.Message, quiet) {
 			return nil
 		}
