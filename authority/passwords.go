@@ -63,38 +63,85 @@ func (a *Authority) OpenOutboxPassword(e store.OutboxEntry) (string, error) {
 // that it differs from the current one. In the same write, the cleartext
 // is queued, sealed, for every directory the user is bound to.
 func (a *Authority) SetPassword(ctx context.Context, id, pw string, mustChange bool) error {
-	cur, err := a.store.GetUser(ctx, id)
-	if err != nil {
-		return err
-	}
-	if err := a.policy.Check(pw, personal(cur)...); err != nil {
-		return err
-	}
-	if cur.Password != nil {
-		if same, _, _ := a.hasher.Verify(cur.Password.Hash, pw); same {
-			return password.ReuseViolation()
+	_, err := a.ReplaceUser(ctx, id, 0, nil, &NewPassword{Cleartext: pw, MustChange: mustChange})
+	return err
+}
+
+// NewPassword is a password change that goes with a user update.
+type NewPassword struct {
+	Cleartext  string
+	MustChange bool
+}
+
+// ReplaceUser applies fn (when not nil) and, when pw is not nil, sets the
+// password, all in one write: a SCIM PUT or PATCH that changes attributes
+// and the password either does both or neither. The policy is checked
+// against the names the user will have after fn.
+func (a *Authority) ReplaceUser(ctx context.Context, id string, ifVersion int64, fn func(*User) error, pw *NewPassword) (*User, error) {
+	var hash string
+	var hashedFor []string
+	action := "user.update"
+	if pw != nil {
+		action = "user.password"
+		if fn != nil {
+			action = "user.update"
 		}
 	}
-	h, err := a.hasher.Hash(pw)
-	if err != nil {
-		return fmt.Errorf("hashing password: %w", err)
-	}
-	_, err = a.updateUser(ctx, id, 0, "user.password", func(u *User, bindings []Binding) (store.Write, error) {
-		// The policy's personal rule depends on names that may have
-		// changed since the check above.
-		if u.UserName != cur.UserName || u.PrimaryEmail() != cur.PrimaryEmail() {
-			if err := a.policy.Check(pw, personal(u)...); err != nil {
+	return a.updateUser(ctx, id, ifVersion, action, func(u *User, bindings []Binding) (store.Write, error) {
+		before := u.Password
+		if fn != nil {
+			if err := fn(u); err != nil {
 				return store.Write{}, err
 			}
+			if u.ID != id {
+				return store.Write{}, invalid("id", "cannot be changed")
+			}
+			if u.Password != before {
+				return store.Write{}, invalid("password", "is changed through the password operation, not an update")
+			}
 		}
-		u.Password = &store.Password{Hash: h, ChangedAt: a.now().UTC(), MustChange: mustChange}
-		entries, err := a.sealFor(bindings, u.ID, pw)
+		if pw == nil {
+			return store.Write{}, nil
+		}
+		// Check and hash once per distinct set of names: the function may
+		// run again after a concurrent change, and hashing is slow.
+		if names := personal(u); hash == "" || !equalStrings(names, hashedFor) {
+			if err := a.policy.Check(pw.Cleartext, names...); err != nil {
+				return store.Write{}, err
+			}
+			if hash == "" {
+				if before != nil {
+					if same, _, _ := a.hasher.Verify(before.Hash, pw.Cleartext); same {
+						return store.Write{}, password.ReuseViolation()
+					}
+				}
+				h, err := a.hasher.Hash(pw.Cleartext)
+				if err != nil {
+					return store.Write{}, fmt.Errorf("hashing password: %w", err)
+				}
+				hash = h
+			}
+			hashedFor = names
+		}
+		u.Password = &store.Password{Hash: hash, ChangedAt: a.now().UTC(), MustChange: pw.MustChange}
+		entries, err := a.sealFor(bindings, u.ID, pw.Cleartext)
 		if err != nil {
 			return store.Write{}, err
 		}
 		return store.Write{Outbox: entries}, nil
 	})
-	return err
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Principal is who authenticated.

@@ -111,20 +111,7 @@ func (a *Authority) checkManager(ctx context.Context, u *User) error {
 // is valid and the user is still at ifVersion (0: any). fn may run more
 // than once; it must not change the password (use SetPassword) or the id.
 func (a *Authority) UpdateUser(ctx context.Context, id string, ifVersion int64, fn func(*User) error) (*User, error) {
-	return a.updateUser(ctx, id, ifVersion, "user.update", func(u *User, _ []Binding) (store.Write, error) {
-		before := *u
-		beforePw := u.Password
-		if err := fn(u); err != nil {
-			return store.Write{}, err
-		}
-		if u.ID != before.ID {
-			return store.Write{}, invalid("id", "cannot be changed")
-		}
-		if u.Password != beforePw {
-			return store.Write{}, invalid("password", "is changed through the password operation, not an update")
-		}
-		return store.Write{}, nil
-	})
+	return a.ReplaceUser(ctx, id, ifVersion, fn, nil)
 }
 
 // updateUser is the common path of every user change: validation,
