@@ -86,7 +86,6 @@ func TestCreateUserValidation(t *testing.T) {
 		{"bad state", authority.User{UserName: "ada", State: "deleted"}, "", "state"},
 		{"system uid", authority.User{UserName: "ada", UIDNumber: 12}, "", "uidNumber"},
 		{"relative home", authority.User{UserName: "ada", HomeDirectory: "home/ada"}, "", "homeDirectory"},
-		{"unknown manager", authority.User{UserName: "ada", Enterprise: authority.Enterprise{Manager: "nobody"}}, "", "manager"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

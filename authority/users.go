@@ -3,7 +3,6 @@ package authority
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"sort"
 	"strings"
 
@@ -71,9 +70,6 @@ func (a *Authority) prepareNewUser(ctx context.Context, u *User, pw string) erro
 	if err := normalizeUser(u); err != nil {
 		return err
 	}
-	if err := a.checkManager(ctx, u); err != nil {
-		return err
-	}
 	now := a.now().UTC()
 	u.Created, u.Modified = now, now
 	switch {
@@ -94,19 +90,6 @@ func (a *Authority) prepareNewUser(ctx context.Context, u *User, pw string) erro
 	return nil
 }
 
-func (a *Authority) checkManager(ctx context.Context, u *User) error {
-	if u.Enterprise.Manager == "" {
-		return nil
-	}
-	if _, err := a.store.GetUser(ctx, u.Enterprise.Manager); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return invalid("manager", "no user has id %q", u.Enterprise.Manager)
-		}
-		return err
-	}
-	return nil
-}
-
 // UpdateUser applies fn to a copy of the user and stores the result if it
 // is valid and the user is still at ifVersion (0: any). fn may run more
 // than once; it must not change the password (use SetPassword) or the id.
@@ -117,7 +100,6 @@ func (a *Authority) UpdateUser(ctx context.Context, id string, ifVersion int64, 
 // updateUser is the common path of every user change: validation,
 // timestamps and an audit event naming the fields that changed.
 func (a *Authority) updateUser(ctx context.Context, id string, ifVersion int64, action string, fn store.UserUpdate) (*User, error) {
-	var managerChecked string
 	return a.store.UpdateUser(ctx, id, ifVersion, func(u *User, bs []Binding) (store.Write, error) {
 		before := u.Clone()
 		w, err := fn(u, bs)
@@ -127,12 +109,6 @@ func (a *Authority) updateUser(ctx context.Context, id string, ifVersion int64, 
 		u.Created, u.Version = before.Created, before.Version
 		if err := normalizeUser(u); err != nil {
 			return store.Write{}, err
-		}
-		if u.Enterprise.Manager != before.Enterprise.Manager && u.Enterprise.Manager != managerChecked {
-			if err := a.checkManager(ctx, u); err != nil {
-				return store.Write{}, err
-			}
-			managerChecked = u.Enterprise.Manager
 		}
 		u.Modified = a.now().UTC()
 		if w.Audit == nil {

@@ -140,6 +140,9 @@ func normalizeUser(u *User) error {
 			return invalid(f, "must be an absolute path (got %q)", v)
 		}
 	}
+	// Any manager id is accepted: provisioning clients (Entra ID) send
+	// users in no particular order, so a manager may be created after the
+	// people reporting to them. Readers treat an unknown id as no manager.
 	if u.Enterprise.Manager != "" && u.Enterprise.Manager == u.ID {
 		return invalid("manager", "a user cannot be their own manager")
 	}

@@ -62,12 +62,13 @@ func newMetrics(st *store.Etcd) *metrics {
 type handlerDeps struct {
 	auth    *authority.Authority
 	api     http.Handler
+	scim    http.Handler
 	metrics *metrics
 	log     *slog.Logger
 }
 
-// newHandler is the HTTP listener's router: probes, metrics and the admin
-// API now; SCIM, SAML and the portal mount here in their issues.
+// newHandler is the HTTP listener's router: probes, metrics, the admin
+// API and SCIM; SAML and the portal mount here in their issues.
 func newHandler(d handlerDeps) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -77,6 +78,7 @@ func newHandler(d handlerDeps) http.Handler {
 	mux.Handle("GET /readyz", newReadiness(d.auth))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
 	mux.Handle("/api/v1/", d.api)
+	mux.Handle("/scim/v2/", d.scim)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)

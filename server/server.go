@@ -30,6 +30,7 @@ import (
 	"github.com/headwater/headwater/authority/store"
 	"github.com/headwater/headwater/authority/store/embedded"
 	"github.com/headwater/headwater/config"
+	"github.com/headwater/headwater/scim"
 	"github.com/headwater/headwater/server/api"
 )
 
@@ -142,6 +143,7 @@ func (s *Server) Run(ctx context.Context) error {
 	h := newHandler(handlerDeps{
 		auth:    auth,
 		api:     api.New(auth, s.log.With("component", "api")),
+		scim:    scim.New(auth, s.log.With("component", "scim"), s.cfg.PublicURL),
 		metrics: metrics,
 		log:     s.log,
 	})
