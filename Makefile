@@ -1,7 +1,7 @@
 # Headwater: build, run and test.
 #   make run    run the server on embedded defaults (data in ./headwater-data)
 #   make test   install what the tests need (Debian's etcd) and run them all
-#   make bench  store benchmarks at 100,000 users; make bench-1m at 1,000,000
+#   make bench  store and SCIM benchmarks at 100,000 users; make bench-1m: store at 1,000,000
 
 GO       ?= go
 BIN      := bin/headwater
@@ -28,7 +28,9 @@ test: test-deps vet
 
 bench: build
 	$(GO) build -o bin/storebench ./tools/storebench
+	$(GO) build -o bin/scimbench ./tools/scimbench
 	./bin/storebench -users 100000 -phase 5s -binary $(BIN)
+	./bin/scimbench -users 100000 -phase 5s
 
 bench-1m: build
 	$(GO) build -o bin/storebench ./tools/storebench
@@ -43,6 +45,10 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./config/
 	$(GO) test -run='^$$' -fuzz='^FuzzNormalizeUser$$' -fuzztime=$(FUZZTIME) ./authority/
 	$(GO) test -run='^$$' -fuzz='^FuzzUserInput$$' -fuzztime=$(FUZZTIME) ./server/api/
+	$(GO) test -run='^$$' -fuzz='^FuzzApply$$' -fuzztime=$(FUZZTIME) ./scim/patch/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./scim/filter/
+	$(GO) test -run='^$$' -fuzz='^FuzzParsePath$$' -fuzztime=$(FUZZTIME) ./scim/filter/
+	$(GO) test -run='^$$' -fuzz='^FuzzUserFromSCIM$$' -fuzztime=$(FUZZTIME) ./scim/resource/
 
 clean:
 	rm -rf bin
