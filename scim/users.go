@@ -178,7 +178,7 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request) error {
 // maxPatchAttempts bounds re-applying a PATCH when another writer changed
 // the user between our read and our write (without If-Match the client
 // asked for "apply to whatever is current", so we retry rather than fail).
-const maxPatchAttempts = 8
+const maxPatchAttempts = 32
 
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 	version, err := ifMatch(r)
