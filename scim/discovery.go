@@ -12,7 +12,7 @@ import (
 // exactly this, so clients never rely on something absent.
 var features = struct {
 	patch, bulk, filter, changePassword, sort, etag bool
-}{patch: true, bulk: false, filter: true, changePassword: true, sort: true, etag: true}
+}{patch: true, bulk: true, filter: true, changePassword: true, sort: true, etag: true}
 
 func (s *Server) serviceProviderConfig(w http.ResponseWriter, r *http.Request) error {
 	bulk := map[string]any{"supported": features.bulk, "maxOperations": 0, "maxPayloadSize": 0}

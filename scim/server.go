@@ -64,6 +64,7 @@ func (s *Server) routes() {
 	h("GET /scim/v2/ResourceTypes", s.listResourceTypes)
 	h("GET /scim/v2/ResourceTypes/{id}", s.getResourceType)
 	s.resourceRoutes(h)
+	h("POST /scim/v2/Bulk", s.bulk)
 	s.mux.Handle("/scim/v2/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return scimerr.New(http.StatusNotFound, "", "no SCIM endpoint %s %s", r.Method, r.URL.Path)
 	}))
@@ -162,6 +163,10 @@ func (s *Server) mapError(err error) *scimerr.Error {
 }
 
 func writeError(w http.ResponseWriter, e *scimerr.Error) {
+	writeJSON(w, e.Status, errorBody(e))
+}
+
+func errorBody(e *scimerr.Error) map[string]any {
 	body := map[string]any{
 		"schemas": []string{schema.ErrorURN},
 		"status":  strconv.Itoa(e.Status),
@@ -170,7 +175,7 @@ func writeError(w http.ResponseWriter, e *scimerr.Error) {
 	if e.ScimType != "" {
 		body["scimType"] = e.ScimType
 	}
-	writeJSON(w, e.Status, body)
+	return body
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

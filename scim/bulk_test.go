@@ -1,0 +1,71 @@
+package scim_test
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestBulk(t *testing.T) {
+	f := setup(t)
+	body := map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"},
+		"Operations": []map[string]any{
+			{"method": "POST", "path": "/Users", "bulkId": "qwerty", "data": map[string]any{
+				"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "Alice"}},
+			{"method": "POST", "path": "/Groups", "bulkId": "ytrewq", "data": map[string]any{
+				"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Tour Guides",
+				"members": []map[string]any{{"type": "User", "value": "bulkId:qwerty"}}}},
+			{"method": "PATCH", "path": "/Users/bulkId:qwerty", "data": map[string]any{
+				"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+				"Operations": []map[string]any{{"op": "replace", "path": "title", "value": "Guide"}}}},
+			{"method": "POST", "path": "/Users", "bulkId": "dup", "data": map[string]any{
+				"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "ALICE"}},
+			{"method": "DELETE", "path": "/Users/bulkId:never"},
+		},
+	}
+	r := f.want(f.do("POST", "/Bulk", body), 200)
+	ops, _ := r.body["Operations"].([]any)
+	if len(ops) != 5 {
+		t.Fatalf("bulk response: %s", r.raw)
+	}
+	status := func(i int) string { return ops[i].(map[string]any)["status"].(string) }
+	if status(0) != "201" || status(1) != "201" || status(2) != "200" || status(3) != "409" || status(4) != "409" {
+		t.Fatalf("statuses %s %s %s %s %s: %s", status(0), status(1), status(2), status(3), status(4), r.raw)
+	}
+	loc, _ := ops[0].(map[string]any)["location"].(string)
+	if !strings.Contains(loc, "/Users/") || ops[0].(map[string]any)["version"] == nil {
+		t.Fatalf("created user location/version: %s", r.raw)
+	}
+	if resp, _ := ops[3].(map[string]any)["response"].(map[string]any); resp["scimType"] != "uniqueness" {
+		t.Fatalf("failed operation's response: %s", r.raw)
+	}
+	g := f.want(f.do("GET", "/Groups"+q(`displayName eq "Tour Guides"`), nil), 200)
+	res := g.body["Resources"].([]any)[0].(map[string]any)
+	if ms, _ := res["members"].([]any); len(ms) != 1 {
+		t.Fatalf("bulkId member reference not resolved: %s", g.raw)
+	}
+	u := f.want(f.do("GET", "/Users"+q(`userName eq "alice"`), nil), 200)
+	if u.body["Resources"].([]any)[0].(map[string]any)["title"] != "Guide" {
+		t.Fatalf("bulkId path reference not resolved: %s", u.raw)
+	}
+
+	// failOnErrors stops after the first error.
+	body["failOnErrors"] = 1
+	body["Operations"] = []map[string]any{
+		{"method": "POST", "path": "/Users", "bulkId": "a", "data": map[string]any{"userName": "alice"}},
+		{"method": "POST", "path": "/Users", "bulkId": "b", "data": map[string]any{"userName": "bob"}},
+	}
+	r = f.want(f.do("POST", "/Bulk", body), 200)
+	if ops, _ := r.body["Operations"].([]any); len(ops) != 1 {
+		t.Fatalf("failOnErrors 1 ran %d operations: %s", len(ops), r.raw)
+	}
+	// Limits.
+	many := make([]map[string]any, 101)
+	for i := range many {
+		many[i] = map[string]any{"method": "DELETE", "path": "/Users/x"}
+	}
+	body["Operations"] = many
+	delete(body, "failOnErrors")
+	f.wantError(f.do("POST", "/Bulk", body), 413, "")
+	f.wantError(f.do("POST", "/Bulk", map[string]any{"Operations": []any{}}), 400, "invalidSyntax")
+}
