@@ -22,17 +22,32 @@ func (a *Authority) CreateGroup(ctx context.Context, g *Group) (*Group, error) {
 
 // UpdateGroup applies fn to a copy of the group record.
 func (a *Authority) UpdateGroup(ctx context.Context, id string, ifVersion int64, fn func(*Group) error) (*Group, error) {
-	return a.store.UpdateGroup(ctx, id, ifVersion, func(g *Group) (store.Write, error) {
+	return a.ChangeGroup(ctx, id, ifVersion, fn, nil, nil)
+}
+
+// MaxAtomicMembers is how many member changes ChangeGroup accepts.
+const MaxAtomicMembers = store.MaxAtomicMembers
+
+// ChangeGroup applies fn to the group record and adds and removes up to
+// MaxAtomicMembers members in the same write: all of it or nothing.
+func (a *Authority) ChangeGroup(ctx context.Context, id string, ifVersion int64, fn func(*Group) error, add, remove []string) (*Group, error) {
+	return a.store.ChangeGroup(ctx, id, ifVersion, func(g *Group) (store.Write, error) {
 		created := g.Created
-		if err := fn(g); err != nil {
-			return store.Write{}, err
+		if fn != nil {
+			if err := fn(g); err != nil {
+				return store.Write{}, err
+			}
 		}
 		if err := normalizeGroup(g); err != nil {
 			return store.Write{}, err
 		}
 		g.Created, g.Modified = created, a.now().UTC()
-		return store.Write{Audit: a.audit(ctx, "group.update", "group", id, map[string]string{"displayName": g.DisplayName})}, nil
-	})
+		details := map[string]string{"displayName": g.DisplayName}
+		if len(add)+len(remove) > 0 {
+			details["membersAdded"], details["membersRemoved"] = itoa(len(add)), itoa(len(remove))
+		}
+		return store.Write{Audit: a.audit(ctx, "group.update", "group", id, details)}, nil
+	}, add, remove)
 }
 
 // DeleteGroup removes a group and all its memberships.

@@ -55,3 +55,29 @@ func TestConcurrentPatchesLoseNothing(t *testing.T) {
 		t.Fatalf("%d of %d concurrent member adds survived", len(ms), n)
 	}
 }
+
+// TestGroupPatchIsAtomic renames a group and adds a member that does not
+// exist in one PATCH: the PATCH fails and the name is unchanged.
+func TestGroupPatchIsAtomic(t *testing.T) {
+	f := setup(t)
+	u := f.want(f.do("POST", "/Users", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "real"}), 201)
+	g := f.want(f.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "before"}), 201)
+	gid := g.body["id"].(string)
+	f.wantError(f.do("PATCH", "/Groups/"+gid, patchOp(
+		op("replace", "displayName", "after"),
+		op("add", "members", []map[string]any{{"value": u.body["id"]}, {"value": "ghost"}}),
+	)), 400, "invalidValue")
+	r := f.want(f.do("GET", "/Groups/"+gid, nil), 200)
+	if r.body["displayName"] != "before" || r.body["members"] != nil {
+		t.Fatalf("a failed PATCH was partly applied: %s", r.raw)
+	}
+	// The same PATCH with a real member applies both changes.
+	f.want(f.do("PATCH", "/Groups/"+gid, patchOp(
+		op("replace", "displayName", "after"),
+		op("add", "members", []map[string]any{{"value": u.body["id"]}}),
+	)), 200)
+	r = f.want(f.do("GET", "/Groups/"+gid, nil), 200)
+	if r.body["displayName"] != "after" || len(r.body["members"].([]any)) != 1 {
+		t.Fatalf("after PATCH: %s", r.raw)
+	}
+}

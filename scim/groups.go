@@ -114,54 +114,80 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
 
 // replaceGroup writes a full representation: attributes through the group
 // record, members as the difference to the current ones (one key each).
+// Up to authority.MaxAtomicMembers member changes go in the same
+// transaction as the attributes, so the whole change applies or none of
+// it; beyond that the members are checked first, then written in batches.
 func (s *Server) replaceGroup(ctx context.Context, id string, version int64, rep map[string]any) (*authority.Group, error) {
 	var scratch authority.Group
 	members, given, err := resource.GroupFromSCIM(rep, &scratch)
 	if err != nil {
 		return nil, err
 	}
-	g, err := s.auth.UpdateGroup(ctx, id, version, func(g *authority.Group) error {
+	apply := func(g *authority.Group) error {
 		_, _, err := resource.GroupFromSCIM(rep, g)
 		return err
-	})
-	if err != nil {
-		return nil, err
 	}
-	if !given {
-		return g, nil
-	}
-	cur, err := s.members(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	want := map[string]bool{}
-	for _, m := range members {
-		want[m] = true
-	}
-	var remove []string
-	for _, m := range cur {
-		if !want[m.ID] {
-			remove = append(remove, m.ID)
+	var add, remove []string
+	if given {
+		cur, err := s.members(ctx, id)
+		if err != nil {
+			return nil, err
 		}
-		delete(want, m.ID)
+		add, remove = memberDiff(cur, members)
 	}
-	var add []string
-	for _, m := range members {
-		if want[m] {
-			add = append(add, m)
-			delete(want, m)
+	for _, uid := range add {
+		if _, err := s.auth.GetUser(ctx, uid); err != nil {
+			if errors.Is(err, authority.ErrNotFound) {
+				return nil, scimerr.BadRequest(scimerr.InvalidValue, "members: no user has id %q", uid)
+			}
+			return nil, err
 		}
 	}
-	if err := s.auth.AddMembers(ctx, id, add); err != nil {
-		if errors.Is(err, authority.ErrNotFound) {
+	if len(add)+len(remove) <= authority.MaxAtomicMembers {
+		g, err := s.auth.ChangeGroup(ctx, id, version, apply, add, remove)
+		if errors.Is(err, authority.ErrNotFound) && !isGroupNotFound(err) {
 			return nil, scimerr.BadRequest(scimerr.InvalidValue, "members: %v", err)
 		}
+		return g, err
+	}
+	g, err := s.auth.UpdateGroup(ctx, id, version, apply)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.auth.AddMembers(ctx, id, add); err != nil {
 		return nil, err
 	}
 	if err := s.auth.RemoveMembers(ctx, id, remove); err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+func isGroupNotFound(err error) bool {
+	var nf *authority.NotFoundError
+	return errors.As(err, &nf) && nf.Kind == "group"
+}
+
+// memberDiff returns who to add and who to remove to go from cur to want.
+func memberDiff(cur []resource.MemberRef, want []string) (add, remove []string) {
+	wanted := map[string]bool{}
+	for _, m := range want {
+		wanted[m] = true
+	}
+	have := map[string]bool{}
+	for _, m := range cur {
+		have[m.ID] = true
+		if !wanted[m.ID] {
+			remove = append(remove, m.ID)
+		}
+	}
+	for _, m := range want {
+		if !have[m] {
+			add = append(add, m)
+			have[m] = true
+		}
+	}
+	return add, remove
 }
 
 func (s *Server) putGroup(w http.ResponseWriter, r *http.Request) error {

@@ -56,7 +56,52 @@ func (s *Etcd) CreateGroup(ctx context.Context, g *Group, w Write) (*Group, erro
 
 // UpdateGroup applies fn to the current group record (not its members).
 func (s *Etcd) UpdateGroup(ctx context.Context, id string, ifVersion int64, fn func(*Group) (Write, error)) (*Group, error) {
+	return s.ChangeGroup(ctx, id, ifVersion, fn, nil, nil)
+}
+
+// MaxAtomicMembers is how many member additions and removals ChangeGroup
+// makes in the same transaction as the record change; etcd's default
+// limit is 128 operations per transaction.
+const MaxAtomicMembers = 50
+
+// ChangeGroup applies fn to the group record and adds and removes
+// members, all in one transaction: a SCIM PATCH that renames a group and
+// adds a member that does not exist changes nothing. At most
+// MaxAtomicMembers member changes.
+func (s *Etcd) ChangeGroup(ctx context.Context, id string, ifVersion int64, fn func(*Group) (Write, error), add, remove []string) (*Group, error) {
+	if len(add)+len(remove) > MaxAtomicMembers {
+		return nil, fmt.Errorf("at most %d member changes go with a group change in one transaction", MaxAtomicMembers)
+	}
+	for _, uid := range append(append([]string(nil), add...), remove...) {
+		if uid == "" || strings.Contains(uid, "/") {
+			return nil, &NotFoundError{Kind: kindUser, Key: uid}
+		}
+	}
+	// Fail fast on an unknown user; the compare in the transaction still
+	// guards against one deleted meanwhile.
+	if x, err := s.view(); err == nil {
+		x.mu.RLock()
+		for _, uid := range add {
+			if x.users[uid] == nil {
+				x.mu.RUnlock()
+				return nil, &NotFoundError{Kind: kindUser, Key: uid}
+			}
+		}
+		x.mu.RUnlock()
+	}
+	if fn == nil {
+		fn = func(*Group) (Write, error) { return Write{}, nil }
+	}
 	var result *Group
+	var memberCmps []clientv3.Cmp
+	var memberOps []clientv3.Op
+	for _, uid := range add {
+		memberCmps = append(memberCmps, exists(s.userKey(uid)))
+		memberOps = append(memberOps, clientv3.OpPut(s.memberKeyOf(id, uid), ""))
+	}
+	for _, uid := range remove {
+		memberOps = append(memberOps, clientv3.OpDelete(s.memberKeyOf(id, uid)))
+	}
 	rev, err := s.updateRecord(ctx, kindGroup, s.groupKey(id), id, ifVersion, nil,
 		func(cur []byte, reads *clientv3.TxnResponse) (mutation, error) {
 			g := new(Group)
@@ -80,8 +125,15 @@ func (s *Etcd) UpdateGroup(ctx context.Context, id string, ifVersion int64, fn f
 				return mutation{}, err
 			}
 			result = g
-			return mutation{data: data, old: old, next: groupUniques(g), w: w}, nil
+			return mutation{data: data, old: old, next: groupUniques(g), cmps: memberCmps, ops: memberOps, w: w}, nil
 		})
+	if errors.Is(err, errContention) && len(add) > 0 {
+		// A failing "user exists" compare looks like contention to the
+		// retry loop; name the missing user instead.
+		if merr := s.missingMember(ctx, id, add); merr != nil && !errors.Is(merr, errContention) {
+			return nil, merr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

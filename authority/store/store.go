@@ -93,6 +93,9 @@ type Store interface {
 
 	CreateGroup(ctx context.Context, g *Group, w Write) (*Group, error)
 	UpdateGroup(ctx context.Context, id string, ifVersion int64, fn func(*Group) (Write, error)) (*Group, error)
+	// ChangeGroup changes the record and up to MaxAtomicMembers members in
+	// one transaction.
+	ChangeGroup(ctx context.Context, id string, ifVersion int64, fn func(*Group) (Write, error), add, remove []string) (*Group, error)
 	DeleteGroup(ctx context.Context, id string, ifVersion int64, w Write) error
 	GetGroup(ctx context.Context, id string) (*Group, error)
 	LookupGroup(ctx context.Context, by LookupField, value string) (*Group, error)

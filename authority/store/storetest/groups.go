@@ -200,3 +200,41 @@ func testTokens(t *testing.T, b Backend) {
 	_, err = s.TokenByDigest(ctx(t), digest)
 	wantNotFound(t, err)
 }
+
+func testChangeGroup(t *testing.T, b Backend) {
+	s := b.Open(t)
+	g, err := s.CreateGroup(ctx(t), &store.Group{DisplayName: uniq("cg")}, store.Write{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := mustCreate(t, s, newUser(uniq("cgm")))
+	rename := func(name string) func(*store.Group) (store.Write, error) {
+		return func(x *store.Group) (store.Write, error) { x.DisplayName = name; return store.Write{}, nil }
+	}
+	// A missing user fails the whole change: no rename, no member.
+	_, err = s.ChangeGroup(ctx(t), g.ID, 0, rename(uniq("renamed")), []string{u.ID, "ghost"}, nil)
+	wantNotFound(t, err)
+	got, _ := s.GetGroup(ctx(t), g.ID)
+	if got.DisplayName != g.DisplayName {
+		t.Fatal("a failed ChangeGroup renamed the group")
+	}
+	if ok, _ := s.IsMember(ctx(t), g.ID, u.ID); ok {
+		t.Fatal("a failed ChangeGroup added a member")
+	}
+	name := uniq("renamed")
+	if _, err := s.ChangeGroup(ctx(t), g.ID, got.Version, rename(name), []string{u.ID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.IsMember(ctx(t), g.ID, u.ID); !ok {
+		t.Fatal("member not added")
+	}
+	if _, err := s.ChangeGroup(ctx(t), g.ID, 0, nil, nil, []string{u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.IsMember(ctx(t), g.ID, u.ID); ok {
+		t.Fatal("member not removed")
+	}
+	if _, err := s.ChangeGroup(ctx(t), g.ID, 1, nil, nil, nil); !errors.Is(err, store.ErrPrecondition) {
+		t.Fatalf("stale version: %v", err)
+	}
+}

@@ -36,6 +36,7 @@ func Run(t *testing.T, b Backend) {
 		{"ListPaging", testListPaging},
 		{"Groups", testGroups},
 		{"Membership", testMembership},
+		{"ChangeGroupAtomic", testChangeGroup},
 		{"ServiceAccounts", testServiceAccounts},
 		{"Tokens", testTokens},
 		{"PasswordOutbox", testPasswordOutbox},
