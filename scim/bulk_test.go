@@ -69,3 +69,21 @@ func TestBulk(t *testing.T) {
 	f.wantError(f.do("POST", "/Bulk", body), 413, "")
 	f.wantError(f.do("POST", "/Bulk", map[string]any{"Operations": []any{}}), 400, "invalidSyntax")
 }
+
+func TestRootSearch(t *testing.T) {
+	f := setup(t)
+	f.want(f.do("POST", "/Users", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "finder", "displayName": "Shared Name"}), 201)
+	f.want(f.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Shared Name"}), 201)
+	search := func(filter string) resp {
+		return f.do("POST", "/.search", map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}, "filter": filter, "sortBy": "displayName"})
+	}
+	r := f.want(search(`displayName eq "Shared Name"`), 200)
+	if total(r) != 2 {
+		t.Fatalf("displayName across users and groups: %s", r.raw)
+	}
+	r = f.want(search(`userName eq "finder"`), 200)
+	if total(r) != 1 {
+		t.Fatalf("a users-only filter: %s", r.raw)
+	}
+	f.wantError(search(`shoeSize eq 3`), 400, "invalidFilter")
+}

@@ -384,24 +384,32 @@ func (s *Server) searchGroups(w http.ResponseWriter, r *http.Request) error {
 	return s.answerGroups(w, r, q)
 }
 
-// answerGroups is answerUsers for groups: displayName, id and externalId
-// equalities come from the index.
+// answerGroups is answerUsers for groups.
 func (s *Server) answerGroups(w http.ResponseWriter, r *http.Request, q query) error {
+	matches, err := s.matchGroups(r, q.filter, q.wants(s.groups, "members"))
+	if err != nil {
+		return err
+	}
+	return s.writeList(w, s.groups, matches, q)
+}
+
+// matchGroups returns the representations of the groups f matches:
+// displayName, id and externalId equalities come from the index.
+func (s *Server) matchGroups(r *http.Request, f filter.Expr, withMembers bool) ([]map[string]any, error) {
 	ctx := r.Context()
-	withMembers := q.wants(s.groups, "members")
 	var matches []map[string]any
 	consider := func(g *authority.Group) error {
-		res, err := s.groupJSON(r, g, withMembers || filterNeedsMembers(q.filter))
+		res, err := s.groupJSON(r, g, withMembers || filterNeedsMembers(f))
 		if err != nil {
 			return err
 		}
-		if q.filter == nil || filter.Match(s.groups, q.filter, res) {
+		if f == nil || filter.Match(s.groups, f, res) {
 			matches = append(matches, res)
 		}
 		return nil
 	}
-	if q.filter != nil {
-		for _, c := range filter.Equalities(q.filter) {
+	if f != nil {
+		for _, c := range filter.Equalities(f) {
 			v, ok := c.Value.(string)
 			if !ok || !c.Path.IsCore(s.groups) || c.Path.Sub != nil {
 				continue
@@ -421,15 +429,15 @@ func (s *Server) answerGroups(w http.ResponseWriter, r *http.Request, q query) e
 				gs, indexed, err = found(g, e)
 			}
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if indexed {
 				for _, g := range gs {
 					if err := consider(g); err != nil {
-						return err
+						return nil, err
 					}
 				}
-				return s.writeList(w, s.groups, matches, q)
+				return matches, nil
 			}
 		}
 	}
@@ -437,19 +445,18 @@ func (s *Server) answerGroups(w http.ResponseWriter, r *http.Request, q query) e
 	for {
 		p, err := s.auth.ListGroups(ctx, authority.ListOptions{After: after, Limit: scanPage})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, g := range p.Items {
 			if err := consider(g); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if p.Next == "" {
-			break
+			return matches, nil
 		}
 		after = p.Next
 	}
-	return s.writeList(w, s.groups, matches, q)
 }
 
 // filterNeedsMembers reports whether a filter reads the members attribute.

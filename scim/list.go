@@ -80,43 +80,54 @@ func (s *Server) answerUsers(w http.ResponseWriter, r *http.Request, q query) er
 		writeJSON(w, http.StatusOK, listResponse(items, p.Total, q.startIndex))
 		return nil
 	}
+	matches, err := s.matchUsers(r, q.filter)
+	if err != nil {
+		return err
+	}
+	return s.writeList(w, s.users, matches, q)
+}
+
+// matchUsers returns the representations of the users f matches (all
+// users when f is nil): from the index when f has an indexed equality,
+// else by scanning a page at a time.
+func (s *Server) matchUsers(r *http.Request, f filter.Expr) ([]map[string]any, error) {
+	ctx := r.Context()
 	var matches []map[string]any
 	consider := func(u *authority.User) {
 		res := s.userJSON(r, u)
-		if q.filter == nil || filter.Match(s.users, q.filter, res) {
+		if f == nil || filter.Match(s.users, f, res) {
 			matches = append(matches, res)
 		}
 	}
-	if q.filter != nil {
-		cands, indexed, err := s.candidateUsers(ctx, q.filter)
+	if f != nil {
+		cands, indexed, err := s.candidateUsers(ctx, f)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if indexed {
 			for _, u := range cands {
 				consider(u)
 			}
-			return s.writeList(w, s.users, matches, q)
+			return matches, nil
 		}
 	}
 	after := ""
 	for {
 		p, err := s.auth.ListUsers(ctx, authority.ListOptions{After: after, Limit: scanPage})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, u := range p.Items {
 			consider(u)
 		}
 		if p.Next == "" {
-			break
+			return matches, nil
 		}
 		after = p.Next
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return s.writeList(w, s.users, matches, q)
 }
 
 // writeList sorts, pages and projects matched representations.

@@ -65,6 +65,7 @@ func (s *Server) routes() {
 	h("GET /scim/v2/ResourceTypes/{id}", s.getResourceType)
 	s.resourceRoutes(h)
 	h("POST /scim/v2/Bulk", s.bulk)
+	h("POST /scim/v2/.search", s.searchAll)
 	s.mux.Handle("/scim/v2/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return scimerr.New(http.StatusNotFound, "", "no SCIM endpoint %s %s", r.Method, r.URL.Path)
 	}))
