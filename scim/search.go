@@ -100,4 +100,3 @@ func resourceType(res map[string]any) string {
 	}
 	return "User"
 }
-
