@@ -126,8 +126,9 @@ func normalizeUser(u *User) error {
 	if err := checkIDNumber("uidNumber", u.UIDNumber); err != nil {
 		return err
 	}
-	if err := checkIDNumber("gidNumber", u.GIDNumber); err != nil {
-		return err
+	// A user's primary group may be a system group such as "users" (100).
+	if u.GIDNumber < 0 || u.GIDNumber > maxIDNumber {
+		return invalid("gidNumber", "must be between 1 and %d", maxIDNumber)
 	}
 	for f, v := range map[string]string{"homeDirectory": u.HomeDirectory, "loginShell": u.LoginShell} {
 		if v == "" {

@@ -87,3 +87,59 @@ func TestRootSearch(t *testing.T) {
 	}
 	f.wantError(search(`shoeSize eq 3`), 400, "invalidFilter")
 }
+
+func TestPosixExtension(t *testing.T) {
+	f := setup(t)
+	const ext = "urn:headwater:params:scim:schemas:extension:posix:1.0:User"
+	r := f.want(f.do("POST", "/Users", map[string]any{
+		"schemas":  []string{"urn:ietf:params:scim:schemas:core:2.0:User", ext},
+		"userName": "posix.given",
+		ext:        map[string]any{"uidNumber": 23456, "gidNumber": 100, "homeDirectory": "/home/pg", "loginShell": "/bin/zsh"},
+	}), 201)
+	p, _ := r.body[ext].(map[string]any)
+	if p["uidNumber"] != 23456.0 || p["gidNumber"] != 100.0 || p["homeDirectory"] != "/home/pg" || p["loginShell"] != "/bin/zsh" {
+		t.Fatalf("given POSIX values not kept: %s", r.raw)
+	}
+	r = f.want(f.do("POST", "/Users", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "posix.auto"}), 201)
+	if p, _ := r.body[ext].(map[string]any); p["uidNumber"] == nil || p["uidNumber"] == 23456.0 {
+		t.Fatalf("uidNumber not allocated: %s", r.raw)
+	}
+	f.wantError(f.do("POST", "/Users", map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User", ext}, "userName": "posix.dup",
+		ext: map[string]any{"uidNumber": 23456},
+	}), 409, "uniqueness")
+	r = f.want(f.do("POST", "/Groups", map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group", "urn:headwater:params:scim:schemas:extension:posix:1.0:Group"}, "displayName": "posix group",
+		"urn:headwater:params:scim:schemas:extension:posix:1.0:Group": map[string]any{"gidNumber": 34567},
+	}), 201)
+	if p, _ := r.body["urn:headwater:params:scim:schemas:extension:posix:1.0:Group"].(map[string]any); p["gidNumber"] != 34567.0 {
+		t.Fatalf("group gidNumber: %s", r.raw)
+	}
+}
+
+// TestMemberPatchIsAtomic adds a real and a missing member and removes one
+// in a single PATCH: nothing changes.
+func TestMemberPatchIsAtomic(t *testing.T) {
+	f := setup(t)
+	a := f.want(f.do("POST", "/Users", map[string]any{"userName": "a"}), 201).body["id"]
+	b := f.want(f.do("POST", "/Users", map[string]any{"userName": "b"}), 201).body["id"]
+	gid := f.want(f.do("POST", "/Groups", map[string]any{"displayName": "g", "members": []map[string]any{{"value": a}}}), 201).body["id"].(string)
+	f.wantError(f.do("PATCH", "/Groups/"+gid, patchOp(
+		op("remove", `members[value eq "`+a.(string)+`"]`, nil),
+		op("add", "members", []map[string]any{{"value": b}, {"value": "ghost"}}),
+	)), 400, "invalidValue")
+	r := f.want(f.do("GET", "/Groups/"+gid, nil), 200)
+	ms, _ := r.body["members"].([]any)
+	if len(ms) != 1 || ms[0].(map[string]any)["value"] != a {
+		t.Fatalf("a failed member PATCH changed the group: %s", r.raw)
+	}
+	f.want(f.do("PATCH", "/Groups/"+gid, patchOp(
+		op("remove", `members[value eq "`+a.(string)+`"]`, nil),
+		op("add", "members", []map[string]any{{"value": b}}),
+	)), 200)
+	r = f.want(f.do("GET", "/Groups/"+gid, nil), 200)
+	ms, _ = r.body["members"].([]any)
+	if len(ms) != 1 || ms[0].(map[string]any)["value"] != b {
+		t.Fatalf("member PATCH: %s", r.raw)
+	}
+}

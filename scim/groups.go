@@ -282,6 +282,55 @@ func (s *Server) patchMembersOnly(ctx context.Context, id string, version int64,
 		}
 		changes = append(changes, change{add: op.Op == "add", ids: ids})
 	}
+	// Net effect of the operations, in order: a later op wins.
+	net := map[string]bool{}
+	var order []string
+	for _, c := range changes {
+		for _, uid := range c.ids {
+			if _, seen := net[uid]; !seen {
+				order = append(order, uid)
+			}
+			net[uid] = c.add
+		}
+	}
+	var add, remove []string
+	for _, uid := range order {
+		if net[uid] {
+			add = append(add, uid)
+		} else {
+			remove = append(remove, uid)
+		}
+	}
+	for _, uid := range add {
+		if _, err := s.auth.GetUser(ctx, uid); err != nil {
+			if errors.Is(err, authority.ErrNotFound) {
+				return true, scimerr.BadRequest(scimerr.InvalidValue, "members: no user has id %q", uid)
+			}
+			return true, err
+		}
+	}
+	if len(changes) == 1 && version == 0 {
+		// The common case (one add or one remove): member keys only, no
+		// write to the group record, so concurrent PATCHes never contend.
+		var err error
+		if len(add) > 0 {
+			err = s.auth.AddMembers(ctx, id, add)
+		} else {
+			err = s.auth.RemoveMembers(ctx, id, remove)
+		}
+		if errors.Is(err, authority.ErrNotFound) && !isGroupNotFound(err) {
+			return true, scimerr.BadRequest(scimerr.InvalidValue, "members: %v", err)
+		}
+		return true, err
+	}
+	if len(add)+len(remove) <= authority.MaxAtomicMembers {
+		// Several operations, or an If-Match: one transaction, all or none.
+		_, err := s.auth.ChangeGroup(ctx, id, version, nil, add, remove)
+		if errors.Is(err, authority.ErrNotFound) && !isGroupNotFound(err) {
+			return true, scimerr.BadRequest(scimerr.InvalidValue, "members: %v", err)
+		}
+		return true, err
+	}
 	g, err := s.auth.GetGroup(ctx, id)
 	if err != nil {
 		return true, err
@@ -289,21 +338,12 @@ func (s *Server) patchMembersOnly(ctx context.Context, id string, version int64,
 	if version != 0 && g.Version != version {
 		return true, scimerr.New(http.StatusPreconditionFailed, "", "the group is at version %s, not %s", etag(g.Version), etag(version))
 	}
-	for _, c := range changes {
-		var err error
-		if c.add {
-			err = s.auth.AddMembers(ctx, id, c.ids)
-		} else {
-			err = s.auth.RemoveMembers(ctx, id, c.ids)
-		}
-		if errors.Is(err, authority.ErrNotFound) {
-			return true, scimerr.BadRequest(scimerr.InvalidValue, "members: %v", err)
-		}
-		if err != nil {
-			return true, err
-		}
+	// Larger changes go in batches of member keys; every added user was
+	// checked above, so only an etcd failure can stop them half way.
+	if err := s.auth.AddMembers(ctx, id, add); err != nil {
+		return true, err
 	}
-	return true, nil
+	return true, s.auth.RemoveMembers(ctx, id, remove)
 }
 
 // memberOp recognises `add members [{value}]`, `remove members[value eq
