@@ -97,6 +97,8 @@ func normalizeUser(u *User) error {
 	}
 	texts := map[string]string{
 		"externalId": u.ExternalID, "displayName": u.DisplayName, "title": u.Title,
+		"nickName": u.NickName, "userType": u.UserType, "preferredLanguage": u.PreferredLanguage,
+		"locale": u.Locale, "timezone": u.Timezone,
 		"name.formatted": u.Name.Formatted, "name.givenName": u.Name.GivenName, "name.familyName": u.Name.FamilyName,
 		"name.middleName": u.Name.MiddleName, "name.honorificPrefix": u.Name.HonorificPrefix, "name.honorificSuffix": u.Name.HonorificSuffix,
 		"employeeNumber": u.Enterprise.EmployeeNumber, "costCenter": u.Enterprise.CostCenter, "organization": u.Enterprise.Organization,

@@ -64,25 +64,32 @@ type Password struct {
 // User is a person. Version is the etcd ModRevision of the record and is
 // not part of the stored JSON.
 type User struct {
-	ID            string     `json:"id"`
-	UserName      string     `json:"userName"`
-	ExternalID    string     `json:"externalId,omitempty"`
-	Name          Name       `json:"name"`
-	DisplayName   string     `json:"displayName,omitempty"`
-	Emails        []Email    `json:"emails,omitempty"`
-	PhoneNumbers  []Phone    `json:"phoneNumbers,omitempty"`
-	Title         string     `json:"title,omitempty"`
-	Enterprise    Enterprise `json:"enterprise"`
-	State         State      `json:"state"`
-	Roles         []string   `json:"roles,omitempty"`
-	UIDNumber     int64      `json:"uidNumber"`
-	GIDNumber     int64      `json:"gidNumber"`
-	HomeDirectory string     `json:"homeDirectory,omitempty"`
-	LoginShell    string     `json:"loginShell,omitempty"`
-	Password      *Password  `json:"password,omitempty"`
-	Created       time.Time  `json:"created"`
-	Modified      time.Time  `json:"modified"`
-	Version       int64      `json:"-"`
+	ID           string  `json:"id"`
+	UserName     string  `json:"userName"`
+	ExternalID   string  `json:"externalId,omitempty"`
+	Name         Name    `json:"name"`
+	DisplayName  string  `json:"displayName,omitempty"`
+	Emails       []Email `json:"emails,omitempty"`
+	PhoneNumbers []Phone `json:"phoneNumbers,omitempty"`
+	Title        string  `json:"title,omitempty"`
+	NickName     string  `json:"nickName,omitempty"`
+	UserType     string  `json:"userType,omitempty"`
+	// PreferredLanguage, Locale and Timezone are as SCIM defines them
+	// (RFC 7643 §4.1.1); Headwater stores them for other readers.
+	PreferredLanguage string     `json:"preferredLanguage,omitempty"`
+	Locale            string     `json:"locale,omitempty"`
+	Timezone          string     `json:"timezone,omitempty"`
+	Enterprise        Enterprise `json:"enterprise"`
+	State             State      `json:"state"`
+	Roles             []string   `json:"roles,omitempty"`
+	UIDNumber         int64      `json:"uidNumber"`
+	GIDNumber         int64      `json:"gidNumber"`
+	HomeDirectory     string     `json:"homeDirectory,omitempty"`
+	LoginShell        string     `json:"loginShell,omitempty"`
+	Password          *Password  `json:"password,omitempty"`
+	Created           time.Time  `json:"created"`
+	Modified          time.Time  `json:"modified"`
+	Version           int64      `json:"-"`
 }
 
 // PrimaryEmail returns the primary email, or the first one when none is

@@ -44,6 +44,11 @@ func UserToSCIM(u *authority.User, groups []GroupRef, baseURL string) map[string
 	putObj(res, "name", name)
 	put(res, "displayName", u.DisplayName)
 	put(res, "title", u.Title)
+	put(res, "nickName", u.NickName)
+	put(res, "userType", u.UserType)
+	put(res, "preferredLanguage", u.PreferredLanguage)
+	put(res, "locale", u.Locale)
+	put(res, "timezone", u.Timezone)
 	res["active"] = u.State == authority.StateActive
 
 	var emails []any
@@ -111,8 +116,7 @@ func UserToSCIM(u *authority.User, groups []GroupRef, baseURL string) map[string
 //     suspend anyone. active true makes the user active (the only way out
 //     of staged); active false suspends an active user and leaves a staged
 //     one staged, as staged is already inactive;
-//   - attributes of the User schema that Headwater does not store
-//     (nickName, userType, preferredLanguage, locale, timezone, and the
+//   - attributes of the User schema that Headwater does not store (the
 //     emails' and phone numbers' display) are checked for type and then
 //     dropped, as are attributes no schema defines;
 //   - what is not a SCIM attribute (roles, the stored password) is never
@@ -149,6 +153,11 @@ func UserFromSCIM(res map[string]any, u *authority.User) (password *string, err 
 	}
 	n.DisplayName = b.str(core.Attr("displayName"))
 	n.Title = b.str(core.Attr("title"))
+	n.NickName = b.str(core.Attr("nickName"))
+	n.UserType = b.str(core.Attr("userType"))
+	n.PreferredLanguage = b.str(core.Attr("preferredLanguage"))
+	n.Locale = b.str(core.Attr("locale"))
+	n.Timezone = b.str(core.Attr("timezone"))
 	if active, ok := b.vals[core.Attr("active")].(bool); ok {
 		switch {
 		case active:

@@ -186,7 +186,8 @@ func TestUserFromSCIMRFC7643FullUser(t *testing.T) {
 		Emails:       []authority.Email{{Value: "bjensen@example.com", Type: "work", Primary: true}, {Value: "babs@jensen.org", Type: "home"}},
 		PhoneNumbers: []authority.Phone{{Value: "555-555-5555", Type: "work"}, {Value: "555-555-4444", Type: "mobile"}},
 		Title:        "Tour Guide",
-		State:        authority.StateActive,
+		NickName:     "Babs", UserType: "Employee", PreferredLanguage: "en-US", Locale: "en-US", Timezone: "America/Los_Angeles",
+		State: authority.StateActive,
 	}
 	if !reflect.DeepEqual(u, want) {
 		t.Errorf("got  %+v\nwant %+v", u, want)
@@ -217,6 +218,7 @@ func TestUserFromSCIMOkta(t *testing.T) {
 	want := &authority.User{UserName: "test.user@okta.local", ExternalID: "00ujl29u0le5T6Aj10h7", DisplayName: "Test User",
 		Name:   authority.Name{GivenName: "Test", FamilyName: "User"},
 		Emails: []authority.Email{{Value: "test.user@okta.local", Type: "work", Primary: true}},
+		Locale: "en-US",
 		State:  authority.StateActive}
 	if !reflect.DeepEqual(u, want) {
 		t.Errorf("got  %+v\nwant %+v", u, want)
