@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -199,6 +200,11 @@ func (s *Server) becomeReady(ctx context.Context, st *store.Etcd, auth *authorit
 		if err == nil {
 			if created {
 				s.log.Info("created the built-in admin user", "password_set", s.cfg.AdminPassword != "")
+				if s.cfg.AdminPassword == "" && s.cfg.AdminToken == "" {
+					if err := s.writeBootstrapToken(ctx, auth); err != nil {
+						return err
+					}
+				}
 			}
 			break
 		}
@@ -225,6 +231,23 @@ func (s *Server) becomeReady(ctx context.Context, st *store.Etcd, auth *authorit
 	// rather than carrying it as RSS until the scavenger gets to it. At a
 	// million users this takes seconds, so it runs after the ready file.
 	go debug.FreeOSMemory()
+	return nil
+}
+
+// writeBootstrapToken makes an admin token on a first start without
+// HEADWATER_ADMIN_TOKEN or HEADWATER_ADMIN_PASSWORD, so that the operator
+// of `headwater serve` on defaults can reach the admin API. The secret is
+// written to a 0600 file in the data directory, never to the log.
+func (s *Server) writeBootstrapToken(ctx context.Context, auth *authority.Authority) error {
+	secret, _, err := auth.CreateToken(authority.WithActor(ctx, authority.Actor{Name: "system:bootstrap"}), "bootstrap", []string{authority.ScopeAdmin}, 0)
+	if err != nil {
+		return fmt.Errorf("creating the bootstrap token: %w", err)
+	}
+	path := filepath.Join(s.cfg.DataDir, "bootstrap-token")
+	if err := writeFileAtomic(path, []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("writing the bootstrap token: %w", err)
+	}
+	s.log.Warn("no admin token or password was configured: an admin API token was written to a file readable only by this user; use it as HEADWATER_TOKEN, create your own tokens, then revoke 'bootstrap' (headwater token list / revoke) and delete the file", "path", path)
 	return nil
 }
 

@@ -391,3 +391,25 @@ func TestInvalidConfig(t *testing.T) {
 		t.Fatalf("bad httpAddr: %v", err)
 	}
 }
+
+// TestBootstrapToken: a first start with neither admin token nor admin
+// password writes an admin token to a 0600 file, and it works.
+func TestBootstrapToken(t *testing.T) {
+	dir := shortDir(t)
+	s := start(t, func(c *config.Config) { c.DataDir = dir; c.AdminToken = "" })
+	path := filepath.Join(dir, "bootstrap-token")
+	info, err := os.Stat(path)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("bootstrap token file: %v %v", info, err)
+	}
+	data, _ := os.ReadFile(path)
+	tok := strings.TrimSpace(string(data))
+	want(t, s.do(t, "GET", "/api/v1/users", tok, nil), http.StatusOK)
+	s.stop(t)
+	// Not written again on later starts.
+	os.Remove(path)
+	start(t, func(c *config.Config) { c.DataDir = dir; c.AdminToken = "" })
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("bootstrap token written on a later start")
+	}
+}
