@@ -184,6 +184,25 @@ func (a *Authority) VerifyToken(ctx context.Context, secret string) (*Token, err
 	return t, nil
 }
 
+// ParseBearer extracts the secret of an "Authorization: Bearer <token>"
+// header value.
+func ParseBearer(header string) (string, bool) {
+	scheme, tok, ok := strings.Cut(header, " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", false
+	}
+	return tok, true
+}
+
+// TokenActor is how the audit log names what a token did.
+func TokenActor(t *Token) string {
+	if t.ID == AdminTokenName {
+		return AdminTokenName
+	}
+	return "token:" + t.Name
+}
+
 // ListTokens lists token records (never secrets).
 func (a *Authority) ListTokens(ctx context.Context) ([]*Token, error) { return a.store.ListTokens(ctx) }
 

@@ -74,7 +74,7 @@ func (s *Server) routes() {
 // ServeHTTP authenticates (a bearer token with the scim or admin scope) and
 // dispatches.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	tok, ok := bearer(r)
+	tok, ok := authority.ParseBearer(r.Header.Get("Authorization"))
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="headwater-scim"`)
 		writeError(w, scimerr.New(http.StatusUnauthorized, "", "send a SCIM token as 'Authorization: Bearer <token>' (headwater token create --scope scim)"))
@@ -94,21 +94,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, scimerr.New(http.StatusForbidden, "", "this token lacks the scim scope"))
 		return
 	}
-	actor := "token:" + t.Name
-	if t.ID == authority.AdminTokenName {
-		actor = authority.AdminTokenName
-	}
-	ctx := authority.WithActor(r.Context(), authority.Actor{Name: actor, Source: clientIP(r)})
+	ctx := authority.WithActor(r.Context(), authority.Actor{Name: authority.TokenActor(t), Source: clientIP(r)})
 	s.mux.ServeHTTP(w, r.WithContext(ctx))
 }
 
-func bearer(r *http.Request) (string, bool) {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-		return "", false
-	}
-	return strings.TrimSpace(tok), true
-}
 
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

@@ -75,7 +75,7 @@ func (x *API) routes() {
 // ServeHTTP authenticates the caller (a bearer token with the admin
 // scope) and dispatches.
 func (x *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	secret, ok := bearer(r)
+	secret, ok := authority.ParseBearer(r.Header.Get("Authorization"))
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="headwater"`)
 		writeError(w, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "send an API token as 'Authorization: Bearer <token>' (headwater token create, or HEADWATER_ADMIN_TOKEN)"})
@@ -95,22 +95,10 @@ func (x *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "this token lacks the admin scope the admin API requires"})
 		return
 	}
-	actor := "token:" + tok.Name
-	if tok.ID == authority.AdminTokenName {
-		actor = authority.AdminTokenName
-	}
-	ctx := authority.WithActor(r.Context(), authority.Actor{Name: actor, Source: ClientIP(r)})
+	ctx := authority.WithActor(r.Context(), authority.Actor{Name: authority.TokenActor(tok), Source: ClientIP(r)})
 	x.mux.ServeHTTP(w, r.WithContext(ctx))
 }
 
-func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-		return "", false
-	}
-	return strings.TrimSpace(tok), true
-}
 
 // ClientIP is the address of the peer (proxies' headers are not trusted).
 func ClientIP(r *http.Request) string {
