@@ -99,7 +99,6 @@ func (x *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.mux.ServeHTTP(w, r.WithContext(ctx))
 }
 
-
 // ClientIP is the address of the peer (proxies' headers are not trusted).
 func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
