@@ -235,10 +235,9 @@ func (s *Etcd) AddMembers(ctx context.Context, groupID string, userIDs []string,
 	}
 	x.mu.RLock()
 	var todo []string
-	have := x.members[groupID]
 	seen := map[string]bool{}
 	for _, u := range userIDs {
-		if _, ok := have[u]; !ok && !seen[u] {
+		if !x.isMember(groupID, u) && !seen[u] {
 			seen[u] = true
 			todo = append(todo, u)
 		}
@@ -333,24 +332,37 @@ func (s *Etcd) Members(ctx context.Context, groupID string, opts ListOptions) (P
 	if x.groups[groupID] == nil {
 		return Page[string]{}, &NotFoundError{Kind: kindGroup, Key: groupID}
 	}
-	ids := sortedKeys(x.members[groupID])
 	limit := opts.Limit
 	if limit <= 0 {
 		limit = 100
 	}
 	limit = min(limit, MaxPageSize)
-	i := sort.SearchStrings(ids, opts.After)
-	if opts.After != "" && i < len(ids) && ids[i] == opts.After {
-		i++
+	m := x.members[groupID]
+	if m == nil {
+		return Page[string]{}, nil
 	}
-	i += opts.Offset
-	p := Page[string]{Total: len(ids)}
-	for ; i < len(ids) && len(p.Items) < limit; i++ {
-		if x.users[ids[i]] != nil {
-			p.Items = append(p.Items, ids[i])
+	p := Page[string]{Total: m.Len()}
+	skip := opts.Offset
+	more := false
+	visit := func(id string) bool {
+		if id == opts.After {
+			return true
 		}
+		if skip > 0 {
+			skip--
+			return true
+		}
+		if len(p.Items) == limit {
+			more = true
+			return false
+		}
+		if x.users[id] != nil {
+			p.Items = append(p.Items, id)
+		}
+		return true
 	}
-	if i < len(ids) && len(p.Items) > 0 {
+	m.AscendGreaterOrEqual(opts.After, visit)
+	if more && len(p.Items) > 0 {
 		p.Next = p.Items[len(p.Items)-1]
 	}
 	return p, nil
@@ -364,8 +376,7 @@ func (s *Etcd) IsMember(ctx context.Context, groupID, userID string) (bool, erro
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	_, ok := x.members[groupID][userID]
-	return ok, nil
+	return x.isMember(groupID, userID), nil
 }
 
 // GroupsOf returns the ids of the groups a user is in.

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"sort"
 	"strings"
 	"sync"
 
@@ -28,9 +27,10 @@ type index struct {
 	groupByGID  map[int64]*Group
 	groupOrder  *btree.BTreeG[nameItem]
 
-	// members maps a group id to its member ids; memberOf the reverse.
-	// memberOf is a slice because most users are in few groups.
-	members  map[string]map[string]struct{}
+	// members maps a group id to its member ids, ordered so that pages of
+	// a 100,000-member group cost their own size; memberOf is the reverse,
+	// a slice because most users are in few groups.
+	members  map[string]*btree.BTreeG[string]
 	memberOf map[string][]string
 
 	serviceAccounts map[string]*ServiceAccount
@@ -73,7 +73,7 @@ func newIndexSized(users, groups, members int) *index {
 		groupByExt:      make(map[string]*Group, groups),
 		groupByGID:      make(map[int64]*Group, groups),
 		groupOrder:      btree.NewG(32, lessName),
-		members:         map[string]map[string]struct{}{},
+		members:         map[string]*btree.BTreeG[string]{},
 		memberOf:        make(map[string][]string, min(members, users)),
 		serviceAccounts: map[string]*ServiceAccount{},
 		saByName:        map[string]*ServiceAccount{},
@@ -160,23 +160,29 @@ func (x *index) removeGroup(id string) {
 func (x *index) putMember(groupID, userID string) {
 	m := x.members[groupID]
 	if m == nil {
-		m = map[string]struct{}{}
+		m = btree.NewG(32, func(a, b string) bool { return a < b })
 		x.members[groupID] = m
 	}
-	if _, ok := m[userID]; ok {
+	if _, existed := m.ReplaceOrInsert(userID); existed {
 		return
 	}
-	m[userID] = struct{}{}
 	x.memberOf[userID] = append(x.memberOf[userID], groupID)
+}
+
+func (x *index) isMember(groupID, userID string) bool {
+	m := x.members[groupID]
+	return m != nil && m.Has(userID)
 }
 
 func (x *index) removeMember(groupID, userID string) {
 	m := x.members[groupID]
-	if _, ok := m[userID]; !ok {
+	if m == nil {
 		return
 	}
-	delete(m, userID)
-	if len(m) == 0 {
+	if _, ok := m.Delete(userID); !ok {
+		return
+	}
+	if m.Len() == 0 {
 		delete(x.members, groupID)
 	}
 	gs := x.memberOf[userID]
@@ -279,12 +285,3 @@ func page[T any](tree *btree.BTreeG[nameItem], opts ListOptions, get func(id str
 	return p
 }
 
-// sortedKeys returns the keys of a set in order.
-func sortedKeys(m map[string]struct{}) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
