@@ -284,4 +284,3 @@ func page[T any](tree *btree.BTreeG[nameItem], opts ListOptions, get func(id str
 	}
 	return p
 }
-
