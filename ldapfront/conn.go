@@ -148,7 +148,7 @@ func (c *conn) sendNotice(code wire.ResultCode, why string) {
 // supportedControls are the controls this server understands; any other
 // control marked critical fails its request with 12.
 var supportedControls = map[string]bool{
-	wire.OIDPagedResults: true,
+	wire.OIDPagedResults:      true,
 	"2.16.840.1.113730.3.4.2": true, // ManageDsaIT: there are no referrals to manage
 }
 

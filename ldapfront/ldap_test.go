@@ -51,7 +51,10 @@ func setup(t *testing.T) *fixture {
 	done := make(chan struct{})
 	go func() { s.Serve(ctx, ln, false); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	for _, u := range []struct{ name, pw string; roles []string }{
+	for _, u := range []struct {
+		name, pw string
+		roles    []string
+	}{
 		{"alice", "Alice-Pass-2026", nil},
 		{"admin", "Admin-Pass-2026", []string{"admin"}},
 	} {
