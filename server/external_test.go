@@ -78,6 +78,7 @@ func TestExternalEtcdDownAtStart(t *testing.T) {
 	ext.Stop()
 	cfg := config.Default()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.LDAPAddr = "127.0.0.1:0"
 	cfg.DataDir = shortDir(t)
 	cfg.Etcd.Endpoints = []string{ext.Endpoint}
 	cfg.Etcd.RequestTimeout = config.Duration(time.Second)

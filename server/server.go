@@ -37,8 +37,9 @@ import (
 
 // Options are the parts of a run that are not configuration.
 type Options struct {
-	// ReadyFile, when set, receives {"http_addr": ...} as JSON once every
-	// listener is up and the index is loaded.
+	// ReadyFile, when set, receives {"http_addr", "ldap_addr",
+	// "ldaps_addr"} as JSON once every listener is up and the index is
+	// loaded.
 	ReadyFile string
 	Logger    *slog.Logger
 }
@@ -49,8 +50,10 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	httpAddr string
+	mu        sync.Mutex
+	httpAddr  string
+	ldapAddr  string
+	ldapsAddr string
 }
 
 // ConfigError is a configuration problem found while starting; the CLI
@@ -157,6 +160,12 @@ func (s *Server) Run(ctx context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	stopLDAP, err := s.startLDAP(auth, tlsCfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopLDAP()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -222,7 +231,7 @@ func (s *Server) becomeReady(ctx context.Context, st *store.Etcd, auth *authorit
 		go s.pruneAudit(ctx, st, r)
 	}
 	if s.opts.ReadyFile != "" {
-		if err := writeReadyFile(s.opts.ReadyFile, map[string]string{"http_addr": s.HTTPAddr()}); err != nil {
+		if err := writeReadyFile(s.opts.ReadyFile, s.addrs()); err != nil {
 			return fmt.Errorf("ready file: %w", err)
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/headwater/headwater/config"
 	"github.com/headwater/headwater/server"
 )
@@ -20,9 +22,10 @@ import (
 const adminToken = "test-admin-token-0123456789"
 
 type running struct {
-	url    string
-	cancel context.CancelFunc
-	done   chan error
+	url       string
+	readyFile string
+	cancel    context.CancelFunc
+	done      chan error
 }
 
 // start runs a real server on loopback port 0 and waits for its ready file.
@@ -30,6 +33,7 @@ func start(t *testing.T, mutate func(*config.Config)) *running {
 	t.Helper()
 	cfg := config.Default()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.LDAPAddr = "127.0.0.1:0"
 	cfg.DataDir = shortDir(t)
 	cfg.AdminToken = adminToken
 	if mutate != nil {
@@ -41,7 +45,7 @@ func start(t *testing.T, mutate func(*config.Config)) *running {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, done: make(chan error, 1)}
+	r := &running{cancel: cancel, done: make(chan error, 1), readyFile: ready}
 	go func() { r.done <- srv.Run(ctx) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -411,5 +415,31 @@ func TestBootstrapToken(t *testing.T) {
 	start(t, func(c *config.Config) { c.DataDir = dir; c.AdminToken = "" })
 	if _, err := os.Stat(path); err == nil {
 		t.Fatal("bootstrap token written on a later start")
+	}
+}
+
+// TestLDAPListener: the ready file names the LDAP address, and a user
+// created through the admin API binds there.
+func TestLDAPListener(t *testing.T) {
+	s := start(t, func(c *config.Config) { c.AdminPassword = "Admin-Pass-2026" })
+	data, err := os.ReadFile(s.readyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addrs map[string]string
+	json.Unmarshal(data, &addrs)
+	if addrs["ldap_addr"] == "" {
+		t.Fatalf("ready file without ldap_addr: %s", data)
+	}
+	c, err := ldap.DialURL("ldap://" + addrs["ldap_addr"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Bind("uid=admin,ou=people,dc=example,dc=com", "Admin-Pass-2026"); err != nil {
+		t.Fatalf("LDAP bind as admin: %v", err)
+	}
+	if err := c.Bind("admin", "wrong-password"); err == nil {
+		t.Fatal("a wrong password bound")
 	}
 }

@@ -22,6 +22,7 @@ func TestHTTPSSelfSigned(t *testing.T) {
 	dir := shortDir(t)
 	cfg := config.Default()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.LDAPAddr = "127.0.0.1:0"
 	cfg.DataDir = dir
 	cfg.TLS.SelfSigned = true
 	cfg.TLS.HTTPS = true

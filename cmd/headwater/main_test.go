@@ -56,6 +56,7 @@ func serve(t *testing.T, dataDir string) *proc {
 	p.cmd = exec.Command(binary, "serve", "--ready-file", ready)
 	p.cmd.Env = append(os.Environ(),
 		"HEADWATER_HTTP_ADDR=127.0.0.1:0",
+		"HEADWATER_LDAP_ADDR=127.0.0.1:0",
 		"HEADWATER_DATA_DIR="+dataDir,
 		"HEADWATER_ADMIN_TOKEN="+token,
 	)

@@ -47,6 +47,7 @@ func run(n int, phase time.Duration) error {
 	defer os.RemoveAll(dir)
 	cfg := config.Default()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.LDAPAddr = "127.0.0.1:0"
 	cfg.DataDir = filepath.Join(dir, "server")
 	cfg.AdminToken = token
 	cfg.Log.Level = "error"

@@ -332,7 +332,7 @@ func lookups(ctx context.Context, st store.Store, by store.LookupField, keys []s
 func serveStart(binary, dataDir string) (time.Duration, map[string]int64, error) {
 	ready := filepath.Join(dataDir, "ready.json")
 	cmd := exec.Command(binary, "serve", "--ready-file", ready)
-	cmd.Env = append(os.Environ(), "HEADWATER_HTTP_ADDR=127.0.0.1:0", "HEADWATER_DATA_DIR="+dataDir, "HEADWATER_LOG_LEVEL=warn")
+	cmd.Env = append(os.Environ(), "HEADWATER_HTTP_ADDR=127.0.0.1:0", "HEADWATER_LDAP_ADDR=127.0.0.1:0", "HEADWATER_DATA_DIR="+dataDir, "HEADWATER_LOG_LEVEL=warn")
 	cmd.Stderr = os.Stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
