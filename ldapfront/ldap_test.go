@@ -3,6 +3,7 @@ package ldapfront_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -47,7 +48,10 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := ldapfront.New(a, ldapfront.Config{BaseDN: base, Logger: slog.New(slog.DiscardHandler), PreBindMaxBytes: 4096})
+	s, err := ldapfront.New(a, ldapfront.Config{BaseDN: base, Logger: slog.New(slog.DiscardHandler), PreBindMaxBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan struct{})
 	go func() { s.Serve(ctx, ln, false); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
@@ -254,4 +258,96 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestSearchAndCompare(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	alice, _ := f.auth.LookupUser(ctx, authority.ByUserName, "alice")
+	g, err := f.auth.CreateGroup(ctx, &authority.Group{DisplayName: "eng"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.auth.AddMembers(ctx, g.ID, []string{alice.ID}); err != nil {
+		t.Fatal(err)
+	}
+	c := f.dial(t)
+	// Anonymous: nothing but the RootDSE.
+	r, err := c.Search(ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(uid=alice)", nil, nil))
+	if err != nil || len(r.Entries) != 0 {
+		t.Fatalf("anonymous search: %+v %v", r, err)
+	}
+	// A service account with ldap-reader finds the user the way Gitea asks.
+	if err := c.Bind("cn=gitea,ou=services,"+base, "Gitea-Bind-2026"); err != nil {
+		t.Fatal(err)
+	}
+	r, err = c.Search(ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(&(objectClass=posixAccount)(uid=alice))", []string{"uid", "mail", "uidNumber", "memberOf", "userPassword"}, nil))
+	if err != nil || len(r.Entries) != 1 {
+		t.Fatalf("search for alice: %+v %v", r, err)
+	}
+	e := r.Entries[0]
+	if e.DN != "uid=alice,ou=people,"+base || e.GetAttributeValue("mail") != "alice@example.com" ||
+		e.GetAttributeValue("memberOf") != "cn=eng,ou=groups,"+base || e.GetAttributeValue("userPassword") != "" {
+		t.Fatalf("alice's entry: %s %v", e.DN, e.Attributes)
+	}
+	// Group membership the way Apache and Grafana ask.
+	r, err = c.Search(ldap.NewSearchRequest("ou=groups,"+base, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
+		"(&(objectClass=posixGroup)(memberUid=alice))", []string{"cn"}, nil))
+	if err != nil || len(r.Entries) != 1 || r.Entries[0].GetAttributeValue("cn") != "eng" {
+		t.Fatalf("group search: %+v %v", r, err)
+	}
+	ok, err := c.Compare("cn=eng,ou=groups,"+base, "member", "uid=alice,ou=people,"+base)
+	if err != nil || !ok {
+		t.Fatalf("compare member: %v %v", ok, err)
+	}
+	ok, err = c.Compare("uid=alice,ou=people,"+base, "mail", "bob@example.com")
+	if err != nil || ok {
+		t.Fatalf("compare a wrong mail: %v %v", ok, err)
+	}
+	// A plain user reads their own entry, not other people's.
+	if err := c.Bind("alice", "Alice-Pass-2026"); err != nil {
+		t.Fatal(err)
+	}
+	r, err = c.Search(ldap.NewSearchRequest("ou=people,"+base, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=person)", []string{"uid"}, nil))
+	if err != nil || len(r.Entries) != 1 || r.Entries[0].GetAttributeValue("uid") != "alice" {
+		t.Fatalf("a user's view of ou=people: %+v %v", r, err)
+	}
+}
+
+// TestPagedSearch pages through 2,500 users with the Simple Paged Results
+// control: every user exactly once.
+func TestPagedSearch(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	var users []*authority.User
+	for i := 0; i < 2500; i++ {
+		users = append(users, &authority.User{UserName: fmt.Sprintf("user%04d", i)})
+	}
+	if _, errs := f.auth.CreateUsers(ctx, users, nil); errs != nil {
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c := f.dial(t)
+	if err := c.Bind("cn=gitea,ou=services,"+base, "Gitea-Bind-2026"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.SearchWithPaging(ldap.NewSearchRequest("ou=people,"+base, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=inetOrgPerson)", []string{"uid"}, nil), 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range r.Entries {
+		if seen[e.DN] {
+			t.Fatalf("%s returned twice", e.DN)
+		}
+		seen[e.DN] = true
+	}
+	if len(seen) != 2502 { // 2,500 plus alice and admin
+		t.Fatalf("paged search returned %d users, want 2502", len(seen))
+	}
 }

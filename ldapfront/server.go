@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/headwater/headwater/authority"
+	"github.com/headwater/headwater/ldapfront/directory"
 )
 
 // Config tunes the front end. Zero values take the defaults.
@@ -64,6 +65,7 @@ func (c *Config) defaults() {
 // Server serves LDAP on any number of listeners.
 type Server struct {
 	auth  *authority.Authority
+	dir   *directory.Directory
 	cfg   Config
 	log   *slog.Logger
 	binds *bindCache
@@ -77,16 +79,21 @@ type Server struct {
 }
 
 // New returns a server; call Serve for each listener.
-func New(a *authority.Authority, cfg Config) *Server {
+func New(a *authority.Authority, cfg Config) (*Server, error) {
 	cfg.defaults()
+	dir, err := directory.New(a, cfg.BaseDN)
+	if err != nil {
+		return nil, err
+	}
 	return &Server{
 		auth:  a,
+		dir:   dir,
 		cfg:   cfg,
 		log:   cfg.Logger,
 		binds: newBindCache(5*time.Minute, 100000),
 		slow:  make(chan struct{}, 4),
 		conns: map[*conn]struct{}{},
-	}
+	}, nil
 }
 
 // Serve accepts connections on ln until ctx ends; tlsFromStart makes it

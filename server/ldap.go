@@ -18,11 +18,14 @@ func (s *Server) startLDAP(auth *authority.Authority, tlsCfg *tls.Config) (stop 
 	if s.cfg.LDAPAddr == "" && s.cfg.LDAPSAddr == "" {
 		return func() {}, nil
 	}
-	front := ldapfront.New(auth, ldapfront.Config{
+	front, err := ldapfront.New(auth, ldapfront.Config{
 		BaseDN: s.cfg.BaseDN,
 		TLS:    tlsCfg,
 		Logger: s.log.With("component", "ldap"),
 	})
+	if err != nil {
+		return nil, &ConfigError{fmt.Errorf("config: baseDN: %w", err)}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	open := func(addr string, ldaps bool) (string, error) {
