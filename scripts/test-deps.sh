@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs when it is missing: Debian's etcd
-# (the external-etcd conformance runs and outage tests start it).
+# (the external-etcd conformance runs and outage tests start it) and
+# OpenLDAP's clients (ldapsearch and friends, for the LDAP tests).
 set -euo pipefail
 
 need=()
 command -v etcd >/dev/null 2>&1 || [ -x /usr/bin/etcd ] || need+=(etcd-server)
+# OpenLDAP's command-line clients drive the LDAP front end in its tests.
+command -v ldapsearch >/dev/null 2>&1 || need+=(ldap-utils)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
