@@ -18,6 +18,9 @@ type Config struct {
 	LDAPAddr string `yaml:"ldapAddr"`
 	// LDAPSAddr is the LDAPS listener; empty turns it off. Env HEADWATER_LDAPS_ADDR.
 	LDAPSAddr string `yaml:"ldapsAddr"`
+	// LDAPRequireTLS refuses binds and password changes on plain LDAP
+	// connections that have not done StartTLS.
+	LDAPRequireTLS bool `yaml:"ldapRequireTLS"`
 	// DataDir holds embedded etcd's data and, by default, the sealing key. Env HEADWATER_DATA_DIR.
 	DataDir string `yaml:"dataDir"`
 	// BaseDN is the root of the LDAP tree. Env HEADWATER_BASE_DN.

@@ -229,6 +229,9 @@ func (v *validator) tls() {
 	if hasCert && t.SelfSigned {
 		v.add("tls.selfSigned", "", "cannot be true when tls.certFile is set; use the certificate or a self-signed one, not both")
 	}
+	if v.c.LDAPRequireTLS && !hasCert && !t.SelfSigned {
+		v.add("ldapRequireTLS", "", "needs a certificate for StartTLS: set tls.certFile and tls.keyFile, or tls.selfSigned: true for development")
+	}
 	if t.HTTPS && !hasCert && !t.SelfSigned {
 		v.add("tls.https", "", "needs a certificate: set tls.certFile and tls.keyFile, or tls.selfSigned: true for development")
 	}

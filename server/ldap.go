@@ -19,9 +19,10 @@ func (s *Server) startLDAP(auth *authority.Authority, tlsCfg *tls.Config) (stop 
 		return func() {}, nil
 	}
 	front, err := ldapfront.New(auth, ldapfront.Config{
-		BaseDN: s.cfg.BaseDN,
-		TLS:    tlsCfg,
-		Logger: s.log.With("component", "ldap"),
+		BaseDN:     s.cfg.BaseDN,
+		TLS:        tlsCfg,
+		RequireTLS: s.cfg.LDAPRequireTLS,
+		Logger:     s.log.With("component", "ldap"),
 	})
 	if err != nil {
 		return nil, &ConfigError{fmt.Errorf("config: baseDN: %w", err)}
