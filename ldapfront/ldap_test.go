@@ -351,3 +351,27 @@ func TestPagedSearch(t *testing.T) {
 		t.Fatalf("paged search returned %d users, want 2502", len(seen))
 	}
 }
+
+func TestSubschema(t *testing.T) {
+	f := setup(t)
+	c := f.dial(t)
+	r, err := c.Search(ldap.NewSearchRequest("cn=Subschema", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=subschema)", []string{"attributeTypes", "objectClasses"}, nil))
+	if err != nil || len(r.Entries) != 1 {
+		t.Fatalf("subschema: %+v %v", r, err)
+	}
+	e := r.Entries[0]
+	if len(e.GetAttributeValues("attributeTypes")) < 20 || len(e.GetAttributeValues("objectClasses")) < 10 {
+		t.Fatalf("subschema content: %v", e.Attributes)
+	}
+	// Every definition is a balanced parenthesised description.
+	for _, d := range append(e.GetAttributeValues("attributeTypes"), e.GetAttributeValues("objectClasses")...) {
+		if !strings.HasPrefix(d, "( ") || !strings.HasSuffix(d, " )") || strings.Count(d, "(") != strings.Count(d, ")") || strings.Count(d, "'")%2 != 0 {
+			t.Fatalf("malformed definition: %s", d)
+		}
+	}
+	// Without asking, the operational attributes stay out.
+	r, _ = c.Search(ldap.NewSearchRequest("cn=Subschema", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", nil, nil))
+	if len(r.Entries[0].GetAttributeValues("attributeTypes")) != 0 {
+		t.Fatal("attributeTypes returned without being asked for")
+	}
+}

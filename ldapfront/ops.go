@@ -19,6 +19,10 @@ func (c *conn) search(ctx context.Context, msg *wire.Message, req *wire.SearchRe
 		c.send(msg.ID, &wire.SearchResultDone{Result: wire.Result{Code: wire.ResultSuccess}})
 		return
 	}
+	if isSubschema(req) {
+		c.subschema(ctx, msg, req)
+		return
+	}
 	c.searchDirectory(ctx, msg, req)
 }
 
