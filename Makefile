@@ -7,7 +7,7 @@ GO       ?= go
 BIN      := bin/headwater
 FUZZTIME ?= 30s
 
-.PHONY: build run test test-deps vet bench bench-1m fuzz cross clean
+.PHONY: build run test test-deps vet bench bench-1m bench-ldap fuzz cross clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/headwater
@@ -55,3 +55,22 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# LDAP front end beside OpenLDAP's slapd (installs slapd and ldap-utils when missing).
+bench-ldap: build
+	@if [ ! -x /usr/sbin/slapd ] || ! command -v slappasswd >/dev/null 2>&1; then \
+	  echo "installing slapd ldap-utils"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$sudo apt-get update -qq; \
+	  rm_policy=""; \
+	  if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' | $$sudo tee /usr/sbin/policy-rc.d >/dev/null; \
+	    $$sudo chmod +x /usr/sbin/policy-rc.d; rm_policy=1; \
+	  fi; \
+	  $$sudo apt-get install -y -qq --no-install-recommends slapd ldap-utils >/dev/null; st=$$?; \
+	  [ -z "$$rm_policy" ] || $$sudo rm -f /usr/sbin/policy-rc.d; \
+	  [ $$st -eq 0 ] || exit $$st; \
+	fi
+	$(GO) build -o bin/ldapbench ./tools/ldapbench
+	./bin/ldapbench -phase 5s -binary $(BIN)
