@@ -29,7 +29,7 @@ type fixture struct {
 	st   *store.Etcd
 }
 
-func setup(t *testing.T) *fixture {
+func setup(t testing.TB) *fixture {
 	t.Helper()
 	srv := etcdtest.Embedded(t)
 	st := store.Open(etcdtest.Client(t, srv.Endpoint()), store.Options{})
