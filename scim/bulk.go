@@ -186,12 +186,8 @@ func substituteValue(v any, ids map[string]string) (any, error) {
 }
 
 func field(m map[string]any, name string) any {
-	for k, v := range m {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return nil
+	v, _ := schema.Lookup(m, name)
+	return v
 }
 
 func hasURN(v any, urn string) bool {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"math"
 	"math/big"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -103,27 +102,10 @@ func (ev evaluator) get(p schema.Path, obj map[string]any, elem bool) any {
 	return nil
 }
 
-// lookup finds a key case-insensitively, as attribute names compare. The
-// exact spelling wins; among other spellings the first in sorted order
-// does, so that the answer never depends on map iteration order.
+// lookup finds a key case-insensitively, as attribute names compare.
 func lookup(m map[string]any, name string) any {
-	if m == nil {
-		return nil
-	}
-	if v, ok := m[name]; ok {
-		return v
-	}
-	var keys []string
-	for k := range m {
-		if strings.EqualFold(k, name) {
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	sort.Strings(keys)
-	return m[keys[0]]
+	v, _ := schema.Lookup(m, name)
+	return v
 }
 
 // elements returns the values of a possibly multi-valued attribute.

@@ -3,22 +3,14 @@ package patch
 import (
 	"fmt"
 	"strings"
+
+	"github.com/headwater/headwater/scim/schema"
 )
 
 // Attribute names in SCIM are case-insensitive; these helpers find keys in
 // any case and keep the client's spelling out of the stored form.
 
-func lookup(m map[string]any, name string) (any, bool) {
-	if v, ok := m[name]; ok {
-		return v, true
-	}
-	for k, v := range m {
-		if strings.EqualFold(k, name) {
-			return v, true
-		}
-	}
-	return nil, false
-}
+func lookup(m map[string]any, name string) (any, bool) { return schema.Lookup(m, name) }
 
 func get(m map[string]any, name string) any {
 	v, _ := lookup(m, name)
@@ -54,25 +46,13 @@ func asList(v any) []any {
 	}
 }
 
+// deepCopy copies a JSON value; a nil copies as an empty list, which is
+// what a multi-valued attribute's absent value stands for here.
 func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = deepCopy(e)
-		}
-		return m
-	case []any:
-		l := make([]any, len(x))
-		for i, e := range x {
-			l[i] = deepCopy(e)
-		}
-		return l
-	case nil:
+	if v == nil {
 		return []any(nil)
-	default:
-		return x
 	}
+	return schema.DeepCopy(v)
 }
 
 // identity is what makes two values of a multi-valued attribute the same

@@ -235,36 +235,9 @@ func (p projection) complexValue(a *schema.Attribute, obj map[string]any) map[st
 	return out
 }
 
-// deepCopy copies the maps and lists of a JSON value, so that a projection
-// shares no mutable memory with its source.
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = deepCopy(e)
-		}
-		return m
-	case []any:
-		l := make([]any, len(x))
-		for i, e := range x {
-			l[i] = deepCopy(e)
-		}
-		return l
-	}
-	return v
-}
+// deepCopy copies a JSON value, so that a projection shares no mutable
+// memory with its source.
+func deepCopy(v any) any { return schema.DeepCopy(v) }
 
-// lookupFold finds a key case-insensitively, trying the exact spelling
-// first since representations Headwater makes use the schema's.
-func lookupFold(m map[string]any, name string) (any, bool) {
-	if v, ok := m[name]; ok {
-		return v, true
-	}
-	for k, v := range m {
-		if strings.EqualFold(k, name) {
-			return v, true
-		}
-	}
-	return nil, false
-}
+// lookupFold finds a key case-insensitively.
+func lookupFold(m map[string]any, name string) (any, bool) { return schema.Lookup(m, name) }
