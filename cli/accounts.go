@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/headwater/headwater/client"
 )
 
 func tokenCmd(stdio IO) *cobra.Command {
@@ -48,11 +50,7 @@ func tokenCmd(stdio IO) *cobra.Command {
 		Use:   "list",
 		Short: "List tokens",
 		Args:  args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := apiClient(stdio)
-			if err != nil {
-				return err
-			}
+		RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			var l struct {
 				Items []struct {
 					ID        string     `json:"id"`
@@ -75,23 +73,19 @@ func tokenCmd(stdio IO) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, strings.Join(t.Scopes, ","), t.Created.Format(time.RFC3339), exp, t.ID)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	revoke := &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Revoke a token",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			c, err := apiClient(stdio)
-			if err != nil {
-				return err
-			}
+		RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, a []string) error {
 			if err := c.Do(cmd.Context(), "DELETE", "/api/v1/tokens/"+url.PathEscape(a[0]), nil, nil); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdio.Out, "token %s revoked\n", a[0])
 			return nil
-		},
+		}),
 	}
 	cmd.AddCommand(create, list, revoke)
 	return cmd
@@ -138,11 +132,7 @@ func serviceAccountCmd(stdio IO) *cobra.Command {
 		Use:   "list",
 		Short: "List service accounts",
 		Args:  args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := apiClient(stdio)
-			if err != nil {
-				return err
-			}
+		RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			var l struct {
 				Items []struct {
 					ID    string   `json:"id"`
@@ -159,23 +149,19 @@ func serviceAccountCmd(stdio IO) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, strings.Join(s.Roles, ","), s.ID)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	del := &cobra.Command{
 		Use:   "delete ID",
 		Short: "Delete a service account",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			c, err := apiClient(stdio)
-			if err != nil {
-				return err
-			}
+		RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, a []string) error {
 			if err := c.Do(cmd.Context(), "DELETE", "/api/v1/service-accounts/"+url.PathEscape(a[0]), nil, nil); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdio.Out, "service account %s deleted\n", a[0])
 			return nil
-		},
+		}),
 	}
 	cmd.AddCommand(create, list, del)
 	return cmd
@@ -189,11 +175,7 @@ func auditCmd(stdio IO) *cobra.Command {
 		Use:   "audit",
 		Short: "Show the audit log, newest first",
 		Args:  args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := apiClient(stdio)
-			if err != nil {
-				return err
-			}
+		RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			var l struct {
 				Items []struct {
 					ID         string            `json:"id"`
@@ -226,7 +208,7 @@ func auditCmd(stdio IO) *cobra.Command {
 				fmt.Fprintf(tw, "# older: --before %s\n", l.Next)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	cmd.Flags().IntVar(&limit, "limit", 50, "events to show (at most 1000)")
 	cmd.Flags().StringVar(&before, "before", "", "show events older than this event id")

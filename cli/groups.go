@@ -43,11 +43,7 @@ func groupCmd(stdio IO) *cobra.Command {
 		Use:   "create NAME",
 		Short: "Create a group",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			c, err := apiClient(stdio)
-			if err != nil {
-				return err
-			}
+		RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, a []string) error {
 			body := map[string]any{"displayName": a[0]}
 			if desc != "" {
 				body["description"] = desc
@@ -63,7 +59,7 @@ func groupCmd(stdio IO) *cobra.Command {
 				return err
 			}
 			return printJSON(stdio.Out, g)
-		},
+		}),
 	}
 	create.Flags().StringVar(&desc, "description", "", "description")
 	create.Flags().StringVar(&extID, "external-id", "", "id in the provisioning system")
@@ -73,11 +69,7 @@ func groupCmd(stdio IO) *cobra.Command {
 		Use:   "list",
 		Short: "List groups",
 		Args:  args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := apiClient(stdio)
-			if err != nil {
-				return err
-			}
+		RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tMEMBERS\tGID\tID")
 			cursor := ""
@@ -99,33 +91,25 @@ func groupCmd(stdio IO) *cobra.Command {
 				cursor = l.Next
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	get := &cobra.Command{
 		Use:   "get GROUP",
 		Short: "Show a group",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			c, err := apiClient(stdio)
-			if err != nil {
-				return err
-			}
+		RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, a []string) error {
 			g, err := resolveGroup(cmd.Context(), c, a[0])
 			if err != nil {
 				return err
 			}
 			return printJSON(stdio.Out, g)
-		},
+		}),
 	}
 	del := &cobra.Command{
 		Use:   "delete GROUP",
 		Short: "Delete a group and its memberships",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			c, err := apiClient(stdio)
-			if err != nil {
-				return err
-			}
+		RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, a []string) error {
 			g, err := resolveGroup(cmd.Context(), c, a[0])
 			if err != nil {
 				return err
@@ -135,17 +119,13 @@ func groupCmd(stdio IO) *cobra.Command {
 			}
 			fmt.Fprintf(stdio.Out, "%s: deleted\n", g.DisplayName)
 			return nil
-		},
+		}),
 	}
 	members := &cobra.Command{
 		Use:   "members GROUP",
 		Short: "List a group's members",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			c, err := apiClient(stdio)
-			if err != nil {
-				return err
-			}
+		RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, a []string) error {
 			g, err := resolveGroup(cmd.Context(), c, a[0])
 			if err != nil {
 				return err
@@ -170,18 +150,14 @@ func groupCmd(stdio IO) *cobra.Command {
 				}
 				cursor = l.Next
 			}
-		},
+		}),
 	}
 	membership := func(use, short string, add bool) *cobra.Command {
 		return &cobra.Command{
 			Use:   use + " GROUP USER...",
 			Short: short,
 			Args:  args(cobra.MinimumNArgs(2)),
-			RunE: func(cmd *cobra.Command, a []string) error {
-				c, err := apiClient(stdio)
-				if err != nil {
-					return err
-				}
+			RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, a []string) error {
 				g, err := resolveGroup(cmd.Context(), c, a[0])
 				if err != nil {
 					return err
@@ -208,7 +184,7 @@ func groupCmd(stdio IO) *cobra.Command {
 				}
 				fmt.Fprintf(stdio.Out, "%s: %d member(s) %s\n", g.DisplayName, len(ids), map[bool]string{true: "added", false: "removed"}[add])
 				return nil
-			},
+			}),
 		}
 	}
 	cmd.AddCommand(create, list, get, del, members,

@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/headwater/headwater/client"
+
 	"github.com/headwater/headwater/server/api"
 )
 
@@ -43,11 +45,7 @@ Users are sent 100 at a time. Each row gets its own result: a failed row does
 not stop the others, and the failures are listed at the end (exit code 1 if
 any row failed).`,
 		Args: args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			c, err := apiClient(stdio)
-			if err != nil {
-				return err
-			}
+		RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, a []string) error {
 			users, err := readUsers(stdio, a[0], format)
 			if err != nil {
 				return err
@@ -92,7 +90,7 @@ any row failed).`,
 				return fmt.Errorf("%d of %d users were not imported", failed, len(users))
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&format, "format", "", "csv or json (default: from the file name, else json)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress lines")

@@ -106,6 +106,18 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 }
 
+// withAPI adapts a command body that talks to the admin API to cobra:
+// the client comes from HEADWATER_URL and HEADWATER_TOKEN.
+func withAPI(stdio IO, fn func(cmd *cobra.Command, c *client.Client, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, a []string) error {
+		c, err := apiClient(stdio)
+		if err != nil {
+			return err
+		}
+		return fn(cmd, c, a)
+	}
+}
+
 // apiClient builds a client from HEADWATER_URL and HEADWATER_TOKEN.
 func apiClient(stdio IO) (*client.Client, error) {
 	base, ok := stdio.Getenv("HEADWATER_URL")

@@ -173,17 +173,13 @@ func userCmd(stdio IO) *cobra.Command {
 		Use:   "get USER",
 		Short: "Show a user (by userName, email or id)",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			c, err := apiClient(stdio)
-			if err != nil {
-				return err
-			}
+		RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, a []string) error {
 			u, err := resolveUser(cmd.Context(), c, a[0])
 			if err != nil {
 				return err
 			}
 			return printJSON(stdio.Out, u)
-		},
+		}),
 	}
 
 	var limit int
@@ -193,11 +189,7 @@ func userCmd(stdio IO) *cobra.Command {
 		Use:   "list",
 		Short: "List users by userName, a page at a time",
 		Args:  args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := apiClient(stdio)
-			if err != nil {
-				return err
-			}
+		RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
 			if output == "table" {
 				fmt.Fprintln(tw, "USERNAME\tSTATE\tEMAIL\tUID\tID")
@@ -227,7 +219,7 @@ func userCmd(stdio IO) *cobra.Command {
 				cursor = l.Next
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	list.Flags().IntVar(&limit, "limit", 100, "users per page (at most 1000)")
 	list.Flags().StringVar(&after, "after", "", "start after this (lowercased) userName")
@@ -239,11 +231,7 @@ func userCmd(stdio IO) *cobra.Command {
 		Use:   "update USER",
 		Short: "Change a user's attributes (only the flags given)",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			c, err := apiClient(stdio)
-			if err != nil {
-				return err
-			}
+		RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, a []string) error {
 			u, err := resolveUser(cmd.Context(), c, a[0])
 			if err != nil {
 				return err
@@ -267,7 +255,7 @@ func userCmd(stdio IO) *cobra.Command {
 				return err
 			}
 			return printJSON(stdio.Out, out)
-		},
+		}),
 	}
 	uf.register(update, false)
 
@@ -276,11 +264,7 @@ func userCmd(stdio IO) *cobra.Command {
 			Use:   use + " USER",
 			Short: short,
 			Args:  args(cobra.ExactArgs(1)),
-			RunE: func(cmd *cobra.Command, a []string) error {
-				c, err := apiClient(stdio)
-				if err != nil {
-					return err
-				}
+			RunE: withAPI(stdio, func(cmd *cobra.Command, c *client.Client, a []string) error {
 				u, err := resolveUser(cmd.Context(), c, a[0])
 				if err != nil {
 					return err
@@ -288,9 +272,9 @@ func userCmd(stdio IO) *cobra.Command {
 				if err := c.Do(cmd.Context(), method, "/api/v1/users/"+u.ID+suffix, nil, nil); err != nil {
 					return err
 				}
-				fmt.Fprintf(stdio.Out, "%s: %s\n", u.UserName, use+"d")
+				fmt.Fprintf(stdio.Out, "%s: %s\n", u.UserName, map[string]string{"delete": "deleted", "suspend": "suspended", "activate": "activated"}[use])
 				return nil
-			},
+			}),
 		}
 	}
 
