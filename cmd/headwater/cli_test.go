@@ -1,0 +1,92 @@
+package main_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestCLI drives the admin CLI against a running server, as an operator
+// would: users, a CSV import with progress, groups, tokens, the audit log.
+func TestCLI(t *testing.T) {
+	dir, err := os.MkdirTemp("", "hw-cli-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	p := serve(t, dir)
+	defer func() {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.cmd.Wait()
+	}()
+	run := func(stdin string, args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command(binary, args...)
+		cmd.Env = append(os.Environ(), "HEADWATER_URL="+p.url, "HEADWATER_TOKEN="+token)
+		cmd.Stdin = strings.NewReader(stdin)
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), code
+	}
+	must := func(stdin string, want string, args ...string) string {
+		t.Helper()
+		out, errs, code := run(stdin, args...)
+		if code != 0 || !strings.Contains(out+errs, want) {
+			t.Fatalf("headwater %s: exit %d, want %q in:\n%s%s", strings.Join(args, " "), code, want, out, errs)
+		}
+		return out
+	}
+	must("Initial-Pass-2026\n", `"userName": "jdoe"`, "user", "create", "--username", "jdoe", "--given-name", "John", "--family-name", "Doe", "--email", "jdoe@example.com", "--password-stdin")
+	must("", "jdoe@example.com", "user", "get", "jdoe")
+	must("", `"title": "CTO"`, "user", "update", "jdoe@example.com", "--title", "CTO")
+	must("", "jdoe: suspended", "user", "suspend", "jdoe")
+	must("", "jdoe: activated", "user", "activate", "jdoe")
+	must("New-Secret-2027!\n", "jdoe: password set", "user", "set-password", "jdoe", "--password-stdin", "--must-change")
+	if out, _, code := run("weak\n", "user", "set-password", "jdoe", "--password-stdin"); code != 1 || !strings.Contains(out, "") {
+		t.Fatalf("a weak password: exit %d", code)
+	}
+
+	csv := filepath.Join(dir, "people.csv")
+	os.WriteFile(csv, []byte("userName,givenName,familyName,email,password,roles\nann,Ann,Lee,ann@example.com,Ann-Pass-2026,ldap-reader\nbob,Bob,Ray,not-an-email,,\ncid,Cid,Roe,cid@example.com,,\n"), 0o600)
+	out, errs, code := run("", "user", "import", csv)
+	if code != 1 || !strings.Contains(out, "2 created, 1 failed") || !strings.Contains(out, "record 2 (bob)") || !strings.Contains(errs, "imported 3/3") {
+		t.Fatalf("import: exit %d\n%s%s", code, out, errs)
+	}
+	list := must("", "USERNAME", "user", "list")
+	for _, name := range []string{"admin", "ann", "cid", "jdoe"} {
+		if !strings.Contains(list, name) {
+			t.Fatalf("user list lacks %s:\n%s", name, list)
+		}
+	}
+
+	must("", `"displayName": "Engineering"`, "group", "create", "Engineering")
+	must("", "Engineering: 2 member(s) added", "group", "add-member", "Engineering", "jdoe", "ann")
+	members := must("", "ann", "group", "members", "Engineering")
+	if !strings.Contains(members, "jdoe") {
+		t.Fatalf("members:\n%s", members)
+	}
+	must("", "Engineering: 1 member(s) removed", "group", "remove-member", "Engineering", "ann")
+	must("", "Engineering", "group", "list")
+
+	secret := strings.TrimSpace(must("", "hwt_", "token", "create", "--name", "okta", "--scope", "scim"))
+	if !strings.HasPrefix(secret, "hwt_") {
+		t.Fatalf("token create printed %q", secret)
+	}
+	must("", "okta", "token", "list")
+	must("Gitea-Bind-2026\n", `"name": "gitea"`, "service-account", "create", "--name", "gitea", "--password-stdin")
+	must("", "user.create", "audit", "--limit", "50")
+	must("", "jdoe: deleted", "user", "delete", "jdoe")
+	if _, errs, code := run("", "user", "get", "jdoe"); code != 1 || !strings.Contains(errs, "no user") {
+		t.Fatalf("get a deleted user: exit %d %s", code, errs)
+	}
+}
