@@ -1,6 +1,7 @@
 package scim_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -142,4 +143,26 @@ func TestMemberPatchIsAtomic(t *testing.T) {
 	if len(ms) != 1 || ms[0].(map[string]any)["value"] != b {
 		t.Fatalf("member PATCH: %s", r.raw)
 	}
+}
+
+// TestHostileQueries: very long and deeply nested filters, and a PATCH
+// with thousands of operations, get a clear 4xx, never a 500 or a hang.
+func TestHostileQueries(t *testing.T) {
+	f := setup(t)
+	long := `userName eq "` + strings.Repeat("a", 5000) + `"`
+	f.wantError(f.do("GET", "/Users"+q(long), nil), 400, "invalidFilter")
+	deep := strings.Repeat("not (", 40) + `userName eq "x"` + strings.Repeat(")", 40)
+	f.wantError(f.do("GET", "/Users"+q(deep), nil), 400, "invalidFilter")
+	f.wantError(f.do("POST", "/Users/.search", map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}, "filter": deep}), 400, "invalidFilter")
+	id := f.want(f.do("POST", "/Users", map[string]any{"userName": "target"}), 201).body["id"].(string)
+	var ops []map[string]any
+	for i := 0; i < 5000; i++ {
+		ops = append(ops, op("add", "phoneNumbers", []map[string]any{{"value": fmt.Sprint(i)}}))
+	}
+	r := f.do("PATCH", "/Users/"+id, patchOp(ops...))
+	if r.status < 400 || r.status >= 500 {
+		t.Fatalf("5,000 phone numbers: status %d: %.200s", r.status, r.raw)
+	}
+	f.want(f.do("GET", "/Users/"+id, nil), 200)
 }
