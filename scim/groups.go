@@ -426,25 +426,24 @@ func (s *Server) searchGroups(w http.ResponseWriter, r *http.Request) error {
 
 // answerGroups is answerUsers for groups.
 func (s *Server) answerGroups(w http.ResponseWriter, r *http.Request, q query) error {
-	matches, err := s.matchGroups(r, q.filter, q.wants(s.groups, "members"))
-	if err != nil {
+	col := newCollector(q)
+	if err := s.matchGroups(r, q.filter, q.wants(s.groups, "members"), col); err != nil {
 		return err
 	}
-	return s.writeList(w, s.groups, matches, q)
+	return s.writeList(w, s.groups, col, q)
 }
 
-// matchGroups returns the representations of the groups f matches:
+// matchGroups hands the representations of the groups f matches to col:
 // displayName, id and externalId equalities come from the index.
-func (s *Server) matchGroups(r *http.Request, f filter.Expr, withMembers bool) ([]map[string]any, error) {
+func (s *Server) matchGroups(r *http.Request, f filter.Expr, withMembers bool, col *collector) error {
 	ctx := r.Context()
-	var matches []map[string]any
 	consider := func(g *authority.Group) error {
 		res, err := s.groupJSON(r, g, withMembers || filterNeedsMembers(f))
 		if err != nil {
 			return err
 		}
 		if f == nil || filter.Match(s.groups, f, res) {
-			matches = append(matches, res)
+			return col.add(res)
 		}
 		return nil
 	}
@@ -469,15 +468,15 @@ func (s *Server) matchGroups(r *http.Request, f filter.Expr, withMembers bool) (
 				gs, indexed, err = found(g, e)
 			}
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if indexed {
 				for _, g := range gs {
 					if err := consider(g); err != nil {
-						return nil, err
+						return err
 					}
 				}
-				return matches, nil
+				return nil
 			}
 		}
 	}
@@ -485,15 +484,15 @@ func (s *Server) matchGroups(r *http.Request, f filter.Expr, withMembers bool) (
 	for {
 		p, err := s.auth.ListGroups(ctx, authority.ListOptions{After: after, Limit: scanPage})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, g := range p.Items {
 			if err := consider(g); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if p.Next == "" {
-			return matches, nil
+			return nil
 		}
 		after = p.Next
 	}

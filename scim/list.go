@@ -11,6 +11,7 @@ import (
 	"github.com/headwater/headwater/scim/filter"
 	"github.com/headwater/headwater/scim/resource"
 	"github.com/headwater/headwater/scim/schema"
+	"github.com/headwater/headwater/scim/scimerr"
 )
 
 // scanPage is how many records a filter scan reads from the index at a
@@ -80,75 +81,125 @@ func (s *Server) answerUsers(w http.ResponseWriter, r *http.Request, q query) er
 		writeJSON(w, http.StatusOK, listResponse(items, p.Total, q.startIndex))
 		return nil
 	}
-	matches, err := s.matchUsers(r, q.filter)
-	if err != nil {
+	col := newCollector(q)
+	if err := s.matchUsers(r, q.filter, col); err != nil {
 		return err
 	}
-	return s.writeList(w, s.users, matches, q)
+	return s.writeList(w, s.users, col, q)
 }
 
-// matchUsers returns the representations of the users f matches (all
-// users when f is nil): from the index when f has an indexed equality,
+// matchUsers hands the representations of the users f matches (all users
+// when f is nil) to col: from the index when f has an indexed equality,
 // else by scanning a page at a time.
-func (s *Server) matchUsers(r *http.Request, f filter.Expr) ([]map[string]any, error) {
+func (s *Server) matchUsers(r *http.Request, f filter.Expr, col *collector) error {
 	ctx := r.Context()
-	var matches []map[string]any
-	consider := func(u *authority.User) {
+	consider := func(u *authority.User) error {
 		res := s.userJSON(r, u)
 		if f == nil || filter.Match(s.users, f, res) {
-			matches = append(matches, res)
+			return col.add(res)
 		}
+		return nil
 	}
 	if f != nil {
 		cands, indexed, err := s.candidateUsers(ctx, f)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if indexed {
 			for _, u := range cands {
-				consider(u)
+				if err := consider(u); err != nil {
+					return err
+				}
 			}
-			return matches, nil
+			return nil
 		}
 	}
 	after := ""
 	for {
 		p, err := s.auth.ListUsers(ctx, authority.ListOptions{After: after, Limit: scanPage})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, u := range p.Items {
-			consider(u)
+			if err := consider(u); err != nil {
+				return err
+			}
 		}
 		if p.Next == "" {
-			return matches, nil
+			return nil
 		}
 		after = p.Next
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 }
 
-// writeList sorts, pages and projects matched representations.
-func (s *Server) writeList(w http.ResponseWriter, rt *schema.ResourceType, matches []map[string]any, q query) error {
+// maxSorted bounds how many matches a sorted list holds in memory: only a
+// sort needs every match at once.
+const maxSorted = 100000
+
+// collector keeps what a list answer needs from a stream of matches. To
+// sort, it keeps every match (up to maxSorted; beyond, the client is told
+// to narrow the filter); otherwise only the requested page, counting the
+// rest, so a filter matching a million users costs a page of memory.
+type collector struct {
+	sorting    bool
+	maxSorted  int
+	start, end int // the page, 0-based, [start, end)
+	n          int
+	kept       []map[string]any
+}
+
+func newCollector(q query) *collector {
+	start := q.startIndex - 1
+	return &collector{sorting: q.sortBy != "", maxSorted: maxSorted, start: start, end: start + q.count}
+}
+
+func (c *collector) add(m map[string]any) error {
+	i := c.n
+	c.n++
+	switch {
+	case c.sorting:
+		if len(c.kept) >= c.maxSorted {
+			return scimerr.BadRequest(scimerr.TooMany, "sortBy over more than %d results is refused; narrow the filter", c.maxSorted)
+		}
+		c.kept = append(c.kept, m)
+	case i >= c.start && i < c.end:
+		c.kept = append(c.kept, m)
+	}
+	return nil
+}
+
+// page returns the requested page and the total count.
+func (c *collector) page(q query, less func(a, b map[string]any) int) ([]map[string]any, int) {
+	if !c.sorting {
+		return c.kept, c.n
+	}
+	slices.SortStableFunc(c.kept, less)
+	start := min(c.start, len(c.kept))
+	end := min(start+q.count, len(c.kept))
+	return c.kept[start:end], c.n
+}
+
+// writeList sorts, pages and projects what the collector kept.
+func (s *Server) writeList(w http.ResponseWriter, rt *schema.ResourceType, col *collector, q query) error {
+	var less func(a, b map[string]any) int
 	if q.sortBy != "" {
 		sorter, err := resource.NewSorter(rt, q.sortBy)
 		if err != nil {
 			return err
 		}
-		slices.SortStableFunc(matches, func(a, b map[string]any) int {
+		less = func(a, b map[string]any) int {
 			if q.descending {
 				return -sorter.Compare(a, b)
 			}
 			return sorter.Compare(a, b)
-		})
+		}
 	}
-	total := len(matches)
-	start := min(q.startIndex-1, total)
-	end := min(start+q.count, total)
-	items := make([]any, 0, end-start)
-	for _, m := range matches[start:end] {
+	matches, total := col.page(q, less)
+	items := make([]any, 0, len(matches))
+	for _, m := range matches {
 		items = append(items, resource.Project(rt, m, q.attributes, q.excluded))
 	}
 	writeJSON(w, http.StatusOK, listResponse(items, total, q.startIndex))

@@ -2,7 +2,6 @@ package scim
 
 import (
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/headwater/headwater/scim/resource"
@@ -39,24 +38,27 @@ func (s *Server) searchAll(w http.ResponseWriter, r *http.Request) error {
 	if !parts[0].ok && !parts[1].ok {
 		return firstErr
 	}
-	var matches []map[string]any
 	var q query
+	for _, p := range parts {
+		if p.ok {
+			q = p.q
+		}
+	}
+	col := newCollector(q)
 	for _, p := range parts {
 		if !p.ok {
 			continue
 		}
-		q = p.q
-		var found []map[string]any
 		if p.rt == s.users {
-			found, err = s.matchUsers(r, p.q.filter)
+			err = s.matchUsers(r, p.q.filter, col)
 		} else {
-			found, err = s.matchGroups(r, p.q.filter, p.q.wants(s.groups, "members"))
+			err = s.matchGroups(r, p.q.filter, p.q.wants(s.groups, "members"), col)
 		}
 		if err != nil {
 			return err
 		}
-		matches = append(matches, found...)
 	}
+	var less func(a, b map[string]any) int
 	if q.sortBy != "" {
 		sorters := map[string]*resource.Sorter{}
 		for _, p := range parts {
@@ -69,19 +71,17 @@ func (s *Server) searchAll(w http.ResponseWriter, r *http.Request) error {
 			}
 			sorters[p.rt.ID] = srt
 		}
-		slices.SortStableFunc(matches, func(a, b map[string]any) int {
+		less = func(a, b map[string]any) int {
 			c := sorters[resourceType(a)].Compare(a, b)
 			if q.descending {
 				return -c
 			}
 			return c
-		})
+		}
 	}
-	total := len(matches)
-	start := min(q.startIndex-1, total)
-	end := min(start+q.count, total)
-	items := make([]any, 0, end-start)
-	for _, m := range matches[start:end] {
+	matches, total := col.page(q, less)
+	items := make([]any, 0, len(matches))
+	for _, m := range matches {
 		rt := s.users
 		if resourceType(m) == s.groups.ID {
 			rt = s.groups
