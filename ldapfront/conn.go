@@ -35,6 +35,7 @@ type conn struct {
 	isTLS  bool
 
 	wmu sync.Mutex // one writer at a time
+	bw  *bufio.Writer
 
 	mu      sync.Mutex
 	who     identity
@@ -50,7 +51,7 @@ func (s *Server) newConn(nc net.Conn, isTLS bool) *conn {
 		host = nc.RemoteAddr().String()
 	}
 	return &conn{
-		s: s, nc: nc, br: bufio.NewReaderSize(nc, 16<<10), remote: host, isTLS: isTLS,
+		s: s, nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10), remote: host, isTLS: isTLS,
 		who: anonymous, pending: map[int64]context.CancelFunc{}, sem: make(chan struct{}, s.cfg.MaxInFlight),
 	}
 }
@@ -76,12 +77,21 @@ func (c *conn) setIdentity(id identity) {
 	c.mu.Unlock()
 }
 
-// send writes one message; write errors close the connection.
+// send writes one message; write errors close the connection. Search
+// entries are buffered and go out with the search's final message (or
+// when the buffer fills), so a one-entry search costs one write.
 func (c *conn) send(id int64, op any, controls ...wire.Control) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.RequestTimeout))
-	if err := wire.WriteMessage(c.nc, &wire.Message{ID: id, Op: op, Controls: controls}); err != nil {
+	if err := wire.WriteMessage(c.bw, &wire.Message{ID: id, Op: op, Controls: controls}); err != nil {
+		c.close()
+		return
+	}
+	if _, entry := op.(*wire.SearchResultEntry); entry {
+		return
+	}
+	if err := c.bw.Flush(); err != nil {
 		c.close()
 	}
 }
@@ -279,6 +289,7 @@ func (c *conn) startTLS(id int64) bool {
 	c.wmu.Lock()
 	c.nc = tc
 	c.br = bufio.NewReaderSize(tc, 16<<10)
+	c.bw = bufio.NewWriterSize(tc, 16<<10)
 	c.isTLS = true
 	c.wmu.Unlock()
 	return true

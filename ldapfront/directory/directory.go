@@ -14,6 +14,7 @@ type Directory struct {
 	auth   *authority.Authority
 	base   []rdn
 	baseDN string // canonical rendering: lowercase types, values as configured
+	bases  dnCache
 }
 
 // New returns the directory for base DN baseDN (e.g. "dc=example,dc=com").

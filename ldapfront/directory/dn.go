@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
@@ -103,6 +104,36 @@ func parseDN(dn string) ([]rdn, error) {
 		out = append(out, x)
 	}
 	return out, nil
+}
+
+// dnCache remembers parsed search bases: applications send the same few
+// bases on every search, and parsing a DN costs more than the lookup the
+// search then does. Parsed RDNs are never modified, so they are shared.
+type dnCache struct {
+	mu sync.Mutex
+	m  map[string][]rdn
+}
+
+const dnCacheSize = 1024
+
+func (c *dnCache) parse(dn string) ([]rdn, error) {
+	c.mu.Lock()
+	rs, ok := c.m[dn]
+	c.mu.Unlock()
+	if ok {
+		return rs, nil
+	}
+	rs, err := parseDN(dn)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= dnCacheSize {
+		c.m = map[string][]rdn{} // bounded: start over rather than grow
+	}
+	c.m[dn] = rs
+	c.mu.Unlock()
+	return rs, nil
 }
 
 // normalizeDN returns dn in a form where equal DNs (distinguishedNameMatch,

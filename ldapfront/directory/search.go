@@ -50,7 +50,7 @@ type Result struct {
 // was cancelled (an Abandon: send nothing), or the store failed; Code is
 // then unavailable or other.
 func (d *Directory) Search(ctx context.Context, who Requester, req *wire.SearchRequest, opts Options, emit func(wire.SearchResultEntry) error) (Result, error) {
-	rs, err := parseDN(req.BaseDN)
+	rs, err := d.bases.parse(req.BaseDN)
 	if err != nil {
 		return Result{Code: wire.ResultInvalidDNSyntax, Diagnostic: err.Error()}, nil
 	}
