@@ -5,17 +5,15 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/headwater/headwater/authority"
+	"github.com/headwater/headwater/authority/authoritytest"
 	"github.com/headwater/headwater/authority/limiter"
-	"github.com/headwater/headwater/authority/password"
 	"github.com/headwater/headwater/authority/seal"
 	"github.com/headwater/headwater/authority/store"
-	"github.com/headwater/headwater/authority/store/etcdtest"
 )
 
 const goodPassword = "Correct-Horse-42"
@@ -29,26 +27,14 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	srv := etcdtest.Embedded(t)
-	st := store.Open(etcdtest.Client(t, srv.Endpoint()), store.Options{})
-	t.Cleanup(func() { st.Close() })
-	if err := st.WaitReady(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	keys, _, err := seal.LoadOrCreate(filepath.Join(t.TempDir(), "secret.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	f := &fixture{st: st, keys: keys, clock: &now}
+	f := &fixture{clock: &now}
 	clock := func() time.Time { return *f.clock }
-	f.a = authority.New(authority.Config{
-		Store:      st,
-		Keyring:    keys,
-		Hasher:     password.Hasher{Params: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}},
-		Limiter:    limiter.New(limiter.Config{AccountFree: 3, AddrFree: 10, Base: time.Second, Max: time.Minute}, clock),
-		AdminToken: "bootstrap-token-0123456789",
-		Now:        clock,
+	f.a, f.st = authoritytest.New(t, func(c *authority.Config) {
+		f.keys = c.Keyring
+		c.Limiter = limiter.New(limiter.Config{AccountFree: 3, AddrFree: 10, Base: time.Second, Max: time.Minute}, clock)
+		c.AdminToken = "bootstrap-token-0123456789"
+		c.Now = clock
 	})
 	return f
 }

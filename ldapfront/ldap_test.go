@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +13,8 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/headwater/headwater/authority"
-	"github.com/headwater/headwater/authority/password"
-	"github.com/headwater/headwater/authority/seal"
+	"github.com/headwater/headwater/authority/authoritytest"
 	"github.com/headwater/headwater/authority/store"
-	"github.com/headwater/headwater/authority/store/etcdtest"
 	"github.com/headwater/headwater/ldapfront"
 )
 
@@ -31,18 +28,7 @@ type fixture struct {
 
 func setup(t testing.TB) *fixture {
 	t.Helper()
-	srv := etcdtest.Embedded(t)
-	st := store.Open(etcdtest.Client(t, srv.Endpoint()), store.Options{})
-	t.Cleanup(func() { st.Close() })
-	if err := st.WaitReady(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	keys, _, err := seal.LoadOrCreate(filepath.Join(t.TempDir(), "secret.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := authority.New(authority.Config{Store: st, Keyring: keys,
-		Hasher: password.Hasher{Params: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}})
+	a, st := authoritytest.New(t, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -10,16 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/headwater/headwater/authority"
-	"github.com/headwater/headwater/authority/password"
-	"github.com/headwater/headwater/authority/seal"
-	"github.com/headwater/headwater/authority/store"
-	"github.com/headwater/headwater/authority/store/etcdtest"
+	"github.com/headwater/headwater/authority/authoritytest"
 	"github.com/headwater/headwater/scim"
 )
 
@@ -36,20 +32,7 @@ type fixture struct {
 // real HTTP server on loopback.
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	srv := etcdtest.Embedded(t)
-	st := store.Open(etcdtest.Client(t, srv.Endpoint()), store.Options{})
-	t.Cleanup(func() { st.Close() })
-	if err := st.WaitReady(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	keys, _, err := seal.LoadOrCreate(filepath.Join(t.TempDir(), "secret.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := authority.New(authority.Config{
-		Store: st, Keyring: keys, AdminToken: adminToken,
-		Hasher: password.Hasher{Params: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}},
-	})
+	a, _ := authoritytest.New(t, func(c *authority.Config) { c.AdminToken = adminToken })
 	h := scim.New(a, slog.New(slog.DiscardHandler), "")
 	mux := http.NewServeMux()
 	mux.Handle("/scim/v2/", h)

@@ -3,7 +3,6 @@ package directory
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,10 +10,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/headwater/headwater/authority"
-	"github.com/headwater/headwater/authority/password"
-	"github.com/headwater/headwater/authority/seal"
-	"github.com/headwater/headwater/authority/store"
-	"github.com/headwater/headwater/authority/store/etcdtest"
+	"github.com/headwater/headwater/authority/authoritytest"
 	"github.com/headwater/headwater/ldapfront/wire"
 )
 
@@ -36,21 +32,9 @@ type fixture struct {
 
 func setup(t testing.TB) *fixture {
 	t.Helper()
-	srv := etcdtest.Embedded(t)
-	st := store.Open(etcdtest.Client(t, srv.Endpoint()), store.Options{})
-	t.Cleanup(func() { st.Close() })
 	ctx := context.Background()
-	if err := st.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	keys, _, err := seal.LoadOrCreate(filepath.Join(t.TempDir(), "secret.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := authority.New(authority.Config{
-		Store: st, Keyring: keys,
-		Hasher: password.Hasher{Params: password.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}},
-	})
+	a, _ := authoritytest.New(t, nil)
+	var err error
 	ctx = authority.WithActor(ctx, authority.Actor{Name: "test"})
 	f := &fixture{t: t, a: a}
 	must := func(err error) {
