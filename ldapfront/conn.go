@@ -42,6 +42,8 @@ type conn struct {
 	pending map[int64]context.CancelFunc
 	wg      sync.WaitGroup
 	sem     chan struct{}
+	jobs    chan job      // to idle workers
+	quit    chan struct{} // closed when serve returns: workers exit
 	closed  bool
 }
 
@@ -53,6 +55,7 @@ func (s *Server) newConn(nc net.Conn, isTLS bool) *conn {
 	return &conn{
 		s: s, nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10), remote: host, isTLS: isTLS,
 		who: anonymous, pending: map[int64]context.CancelFunc{}, sem: make(chan struct{}, s.cfg.MaxInFlight),
+		jobs: make(chan job), quit: make(chan struct{}),
 	}
 }
 
@@ -100,6 +103,7 @@ func (c *conn) send(id int64, op any, controls ...wire.Control) {
 func (c *conn) serve(ctx context.Context) {
 	defer func() {
 		c.wg.Wait()
+		close(c.quit)
 		c.close()
 	}()
 	for {
@@ -208,20 +212,49 @@ func (c *conn) dispatch(ctx context.Context, msg *wire.Message) bool {
 	c.pending[msg.ID] = cancel
 	c.mu.Unlock()
 	c.wg.Add(1)
-	go func() {
-		defer func() {
-			cancel()
-			c.mu.Lock()
-			delete(c.pending, msg.ID)
-			c.mu.Unlock()
-			<-c.sem
-			c.wg.Done()
-		}()
-		t, _ := requestTag(msg.Op)
-		rt, _ := wire.ResponseTag(t)
-		c.recover(msg.ID, rt, func() { c.handle(rctx, msg) })
-	}()
+	j := job{ctx: rctx, cancel: cancel, msg: msg}
+	select {
+	case c.jobs <- j: // an idle worker of this connection took it
+	default:
+		go c.worker(j)
+	}
 	return true
+}
+
+// job is one request handed to a worker.
+type job struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	msg    *wire.Message
+}
+
+// worker runs requests of one connection. Workers stay for the life of
+// the connection (at most MaxInFlight of them, bounded by sem), so a
+// busy connection does not pay for a new goroutine and a fresh stack on
+// every request.
+func (c *conn) worker(j job) {
+	for {
+		c.run(j)
+		select {
+		case j = <-c.jobs:
+		case <-c.quit:
+			return
+		}
+	}
+}
+
+func (c *conn) run(j job) {
+	defer func() {
+		j.cancel()
+		c.mu.Lock()
+		delete(c.pending, j.msg.ID)
+		c.mu.Unlock()
+		<-c.sem
+		c.wg.Done()
+	}()
+	t, _ := requestTag(j.msg.Op)
+	rt, _ := wire.ResponseTag(t)
+	c.recover(j.msg.ID, rt, func() { c.handle(j.ctx, j.msg) })
 }
 
 func (c *conn) isClosed() bool {

@@ -46,7 +46,7 @@ func (d *Directory) Compare(ctx context.Context, who Requester, dn, attr, value 
 	if def == nil {
 		return wire.ResultUndefinedAttributeType, nil
 	}
-	if len(e.attrs[def]) == 0 {
+	if len(e.attrs[def.idx]) == 0 {
 		return wire.ResultNoSuchAttribute, nil
 	}
 	av := normalize(def.syntax, value)

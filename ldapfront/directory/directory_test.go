@@ -102,7 +102,7 @@ func (f *fixture) search(who Requester, q query, opts Options) ([]wire.SearchRes
 	if err != nil {
 		f.t.Fatalf("compile %s: %v", q.filter, err)
 	}
-	req := &wire.SearchRequest{BaseDN: q.base, Scope: q.scope, Filter: p, FilterString: q.filter,
+	req := &wire.SearchRequest{BaseDN: q.base, Scope: q.scope, Filter: p,
 		Attributes: q.attrs, TypesOnly: q.typesOnly, SizeLimit: q.sizeLimit}
 	var out []wire.SearchResultEntry
 	res, err := f.d.Search(context.Background(), who, req, opts, func(e wire.SearchResultEntry) error {

@@ -11,45 +11,56 @@ import (
 	"github.com/headwater/headwater/ldapfront/wire"
 )
 
-// entry is one rendered LDAP entry.
+// entry is one rendered LDAP entry. Attributes are indexed by attrDef.idx
+// and only those in the loader's mask are filled: a search renders what its
+// filter reads and its selection returns, nothing else.
 type entry struct {
 	dn     string
 	kind   string
 	id     string
 	key    string // the lowercased name entries of one kind are ordered by
-	attrs  map[*attrDef][]string
-	values map[*attrDef][]value // matching forms, filled on first use
-	rdns   []rdn                // for dnAttributes matching, filled on first use
+	mask   *attrMask
+	attrs  [numAttrs][]string
+	values *[numAttrs][]value // matching forms, filled on first use
+	rdns   []rdn              // for dnAttributes matching, filled on first use
 }
 
-func newEntry(kind, id, key, dn string) *entry {
-	return &entry{kind: kind, id: id, key: key, dn: dn, attrs: make(map[*attrDef][]string, 24)}
+// attrMask says which attributes to render; nil renders all.
+type attrMask [numAttrs]bool
+
+func (l *loader) newEntry(kind, id, key, dn string) *entry {
+	return &entry{kind: kind, id: id, key: key, dn: dn, mask: l.mask}
 }
 
-// set adds the non-empty values of attribute name.
-func (e *entry) set(name string, vals ...string) {
-	d := attrByName[strings.ToLower(name)]
+// needs reports whether d is to be rendered.
+func (e *entry) needs(d *attrDef) bool { return e.mask == nil || e.mask[d.idx] }
+
+// set adds the non-empty values of d, when d is to be rendered.
+func (e *entry) set(d *attrDef, vals ...string) {
+	if !e.needs(d) {
+		return
+	}
 	for _, v := range vals {
 		if v != "" {
-			e.attrs[d] = append(e.attrs[d], v)
+			e.attrs[d.idx] = append(e.attrs[d.idx], v)
 		}
 	}
 }
 
 // matching returns the values of d in matching form.
 func (e *entry) matching(d *attrDef) []value {
-	if vs, ok := e.values[d]; ok {
+	if e.values == nil {
+		e.values = new([numAttrs][]value)
+	}
+	if vs := e.values[d.idx]; vs != nil {
 		return vs
 	}
-	raw := e.attrs[d]
+	raw := e.attrs[d.idx]
 	vs := make([]value, len(raw))
 	for i, v := range raw {
 		vs[i] = normalize(d.syntax, v)
 	}
-	if e.values == nil {
-		e.values = map[*attrDef][]value{}
-	}
-	e.values[d] = vs
+	e.values[d.idx] = vs
 	return vs
 }
 
@@ -60,14 +71,22 @@ func (e *entry) render(sel selection, typesOnly bool) wire.SearchResultEntry {
 	if sel.none {
 		return out
 	}
+	n := 0
 	for _, d := range attrDefs {
-		vals := e.attrs[d]
+		if len(e.attrs[d.idx]) > 0 && sel.wants(d) {
+			n++
+		}
+	}
+	out.Attributes = make([]wire.Attribute, 0, n)
+	for _, d := range attrDefs {
+		vals := e.attrs[d.idx]
 		if len(vals) == 0 || !sel.wants(d) {
 			continue
 		}
 		a := wire.Attribute{Type: d.name}
 		if !typesOnly {
-			a.Values = append([]string(nil), vals...)
+			// Entries are built per operation and not kept: no copy.
+			a.Values = vals
 		}
 		out.Attributes = append(out.Attributes, a)
 	}
@@ -127,8 +146,11 @@ type loader struct {
 	// needMemberOf and needMembers say whether the expensive membership
 	// attributes must be rendered (the filter or the selection uses them).
 	needMemberOf, needMembers bool
-	groupDNs                  map[string]string // group id -> DN
-	userNames                 map[string]string // user id -> userName
+	// mask limits rendering to the attributes an operation uses; nil
+	// renders every attribute.
+	mask      *attrMask
+	groupDNs  map[string]string // group id -> DN
+	userNames map[string]string // user id -> userName
 }
 
 func (d *Directory) newLoader(ctx context.Context, all bool) *loader {
@@ -151,38 +173,42 @@ const lockedForever = "000001010000Z"
 func (l *loader) user(u *authority.User) (*entry, error) {
 	d := l.d
 	dn := d.UserDN(u.UserName)
-	e := newEntry(KindUser, u.ID, strings.ToLower(u.UserName), dn)
-	e.set("objectClass", userClasses...)
-	e.set("uid", u.UserName)
-	e.set("cn", commonName(u))
+	e := l.newEntry(KindUser, u.ID, strings.ToLower(u.UserName), dn)
+	e.set(aObjectClass, userClasses...)
+	e.set(aUid, u.UserName)
+	e.set(aCn, commonName(u))
 	sn := u.Name.FamilyName
 	if sn == "" {
 		sn = u.UserName
 	}
-	e.set("sn", sn)
-	e.set("givenName", u.Name.GivenName)
-	e.set("displayName", u.DisplayName)
+	e.set(aSn, sn)
+	e.set(aGivenName, u.Name.GivenName)
+	e.set(aDisplayName, u.DisplayName)
 	for _, m := range u.Emails {
-		e.set("mail", m.Value)
+		e.set(aMail, m.Value)
 	}
-	e.set("title", u.Title)
+	e.set(aTitle, u.Title)
 	for _, p := range u.PhoneNumbers {
-		e.set("telephoneNumber", p.Value)
+		e.set(aTelephoneNumber, p.Value)
 	}
-	e.set("employeeNumber", u.Enterprise.EmployeeNumber)
-	e.set("departmentNumber", u.Enterprise.Department)
-	e.set("uidNumber", strconv.FormatInt(u.UIDNumber, 10))
-	e.set("gidNumber", strconv.FormatInt(u.GIDNumber, 10))
+	e.set(aEmployeeNumber, u.Enterprise.EmployeeNumber)
+	e.set(aDepartmentNumber, u.Enterprise.Department)
+	if e.needs(aUidNumber) {
+		e.set(aUidNumber, strconv.FormatInt(u.UIDNumber, 10))
+	}
+	if e.needs(aGidNumber) {
+		e.set(aGidNumber, strconv.FormatInt(u.GIDNumber, 10))
+	}
 	home := u.HomeDirectory
 	if home == "" {
 		home = "/home/" + u.UserName
 	}
-	e.set("homeDirectory", home)
+	e.set(aHomeDirectory, home)
 	shell := u.LoginShell
 	if shell == "" {
 		shell = "/bin/bash"
 	}
-	e.set("loginShell", shell)
+	e.set(aLoginShell, shell)
 	if l.needMemberOf {
 		ids, err := d.auth.GroupsOf(l.ctx, u.ID)
 		if err != nil {
@@ -193,11 +219,11 @@ func (l *loader) user(u *authority.User) (*entry, error) {
 			if err != nil {
 				return nil, err
 			}
-			e.set("memberOf", gdn)
+			e.set(aMemberOf, gdn)
 		}
 	}
 	if u.State != authority.StateActive {
-		e.set("pwdAccountLockedTime", lockedForever)
+		e.set(aPwdAccountLockedTime, lockedForever)
 	}
 	l.operational(e, "inetOrgPerson", u.ID, u.Created, u.Modified, false)
 	return e, nil
@@ -247,11 +273,11 @@ func (l *loader) userName(id string) (string, error) {
 
 func (l *loader) group(g *authority.Group) (*entry, error) {
 	d := l.d
-	e := newEntry(KindGroup, g.ID, strings.ToLower(g.DisplayName), d.GroupDN(g.DisplayName))
-	e.set("objectClass", groupClasses...)
-	e.set("cn", g.DisplayName)
-	e.set("description", g.Description)
-	e.set("gidNumber", strconv.FormatInt(g.GIDNumber, 10))
+	e := l.newEntry(KindGroup, g.ID, strings.ToLower(g.DisplayName), d.GroupDN(g.DisplayName))
+	e.set(aObjectClass, groupClasses...)
+	e.set(aCn, g.DisplayName)
+	e.set(aDescription, g.Description)
+	e.set(aGidNumber, strconv.FormatInt(g.GIDNumber, 10))
 	if l.needMembers {
 		opts := authority.ListOptions{Limit: 1000}
 		for {
@@ -268,9 +294,9 @@ func (l *loader) group(g *authority.Group) (*entry, error) {
 					continue
 				}
 				udn := d.UserDN(name)
-				e.set("member", udn)
-				e.set("uniqueMember", udn)
-				e.set("memberUid", name)
+				e.set(aMember, udn)
+				e.set(aUniqueMember, udn)
+				e.set(aMemberUid, name)
 			}
 			if p.Next == "" || len(p.Items) == 0 {
 				break
@@ -283,12 +309,12 @@ func (l *loader) group(g *authority.Group) (*entry, error) {
 }
 
 func (l *loader) service(sa *authority.ServiceAccount) *entry {
-	e := newEntry(KindService, sa.ID, strings.ToLower(sa.Name), l.d.ServiceDN(sa.Name))
-	e.set("objectClass", serviceClasses...)
-	e.set("cn", sa.Name)
-	e.set("description", sa.Description)
+	e := l.newEntry(KindService, sa.ID, strings.ToLower(sa.Name), l.d.ServiceDN(sa.Name))
+	e.set(aObjectClass, serviceClasses...)
+	e.set(aCn, sa.Name)
+	e.set(aDescription, sa.Description)
 	if sa.Disabled {
-		e.set("pwdAccountLockedTime", lockedForever)
+		e.set(aPwdAccountLockedTime, lockedForever)
 	}
 	l.operational(e, "applicationProcess", sa.ID, sa.Created, sa.Modified, false)
 	return e
@@ -299,22 +325,22 @@ var containerOrder = []string{ContainerBase, ContainerPeople, ContainerGroups, C
 
 func (l *loader) container(c string) *entry {
 	d := l.d
-	e := newEntry(KindContainer, c, c, d.containerDN(c))
+	e := l.newEntry(KindContainer, c, c, d.containerDN(c))
 	if c == ContainerBase {
 		// The base is named by its first RDN; dcObject only fits a dc=.
 		first := d.base[0]
 		if first.typ == "dc" {
-			e.set("objectClass", baseClasses...)
-			e.set("dc", first.raw)
+			e.set(aObjectClass, baseClasses...)
+			e.set(aDc, first.raw)
 		} else {
-			e.set("objectClass", "top", "organization")
+			e.set(aObjectClass, "top", "organization")
 		}
-		e.set("o", first.raw)
+		e.set(aO, first.raw)
 		l.operational(e, "organization", "", time.Time{}, time.Time{}, true)
 		return e
 	}
-	e.set("objectClass", ouClasses...)
-	e.set("ou", c)
+	e.set(aObjectClass, ouClasses...)
+	e.set(aOu, c)
 	l.operational(e, "organizationalUnit", "", time.Time{}, time.Time{}, true)
 	return e
 }
@@ -324,19 +350,19 @@ func (l *loader) container(c string) *entry {
 const SubschemaDN = "cn=Subschema"
 
 func (l *loader) operational(e *entry, structural, id string, created, modified time.Time, subordinates bool) {
-	e.set("entryUUID", id)
-	e.set("entryDN", e.dn)
-	e.set("structuralObjectClass", structural)
-	if !created.IsZero() {
-		e.set("createTimestamp", formatTime(created))
+	e.set(aEntryUUID, id)
+	e.set(aEntryDN, e.dn)
+	e.set(aStructuralObjectClass, structural)
+	if !created.IsZero() && e.needs(aCreateTimestamp) {
+		e.set(aCreateTimestamp, formatTime(created))
 	}
-	if !modified.IsZero() {
-		e.set("modifyTimestamp", formatTime(modified))
+	if !modified.IsZero() && e.needs(aModifyTimestamp) {
+		e.set(aModifyTimestamp, formatTime(modified))
 	}
-	e.set("subschemaSubentry", SubschemaDN)
+	e.set(aSubschemaSubentry, SubschemaDN)
 	if subordinates {
-		e.set("hasSubordinates", "TRUE")
+		e.set(aHasSubordinates, "TRUE")
 	} else {
-		e.set("hasSubordinates", "FALSE")
+		e.set(aHasSubordinates, "FALSE")
 	}
 }

@@ -288,7 +288,7 @@ func (f *filter) eval(e *entry) tri {
 		if f.attr == nil {
 			return triFalse
 		}
-		return truth(len(e.attrs[f.attr]) > 0)
+		return truth(len(e.attrs[f.attr.idx]) > 0)
 	case tagEquality, tagApprox:
 		if f.attr == nil || !f.val.ok {
 			return triUndefined
@@ -320,7 +320,7 @@ func (f *filter) eval(e *entry) tri {
 		if f.attr == nil || (f.attr.syntax != synString && f.attr.syntax != synPhone) {
 			return triUndefined
 		}
-		for _, v := range e.attrs[f.attr] {
+		for _, v := range e.attrs[f.attr.idx] {
 			if f.substrings(foldInner(strings.TrimSpace(v))) {
 				return triTrue
 			}
@@ -374,7 +374,7 @@ func (f *filter) extensible(e *entry) tri {
 	// No type: every attribute the rule applies to (RFC 4511 4.5.1.7.7).
 	out := triFalse
 	for _, d := range attrDefs {
-		if len(e.attrs[d]) == 0 || !f.rule.applies(d.syntax) {
+		if len(e.attrs[d.idx]) == 0 || !f.rule.applies(d.syntax) {
 			continue
 		}
 		switch f.matchAttr(e, d, normalize(d.syntax, f.raw)) {
@@ -396,7 +396,7 @@ func (f *filter) matchAttr(e *entry, d *attrDef, av value) tri {
 	switch f.rule {
 	case ruleCaseExact:
 		want := strings.Join(strings.Fields(f.raw), " ")
-		for _, v := range e.attrs[d] {
+		for _, v := range e.attrs[d.idx] {
 			if strings.Join(strings.Fields(v), " ") == want {
 				return triTrue
 			}

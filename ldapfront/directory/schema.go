@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -25,10 +26,14 @@ type attrDef struct {
 	name        string // the name entries are rendered with
 	syntax      syntax
 	operational bool
+	idx         int // position in attrDefs
 }
 
+// numAttrs is len(attrDefs); entries keep their attributes in arrays of it.
+const numAttrs = 31
+
 // Attribute types, in the order entries list them.
-var attrDefs = []*attrDef{
+var attrDefs = indexed([]*attrDef{
 	{name: "objectClass", syntax: synOID},
 	{name: "dc", syntax: synString},
 	{name: "o", syntax: synString},
@@ -60,7 +65,62 @@ var attrDefs = []*attrDef{
 	{name: "subschemaSubentry", syntax: synDN, operational: true},
 	{name: "hasSubordinates", syntax: synBoolean, operational: true},
 	{name: "pwdAccountLockedTime", syntax: synTime, operational: true},
+})
+
+func indexed(defs []*attrDef) []*attrDef {
+	if len(defs) != numAttrs {
+		panic(fmt.Sprintf("directory: numAttrs is %d, attrDefs has %d", numAttrs, len(defs)))
+	}
+	for i, d := range defs {
+		d.idx = i
+	}
+	return defs
 }
+
+// mustAttr returns the definition named name (as written in attrDefs).
+func mustAttr(name string) *attrDef {
+	for _, d := range attrDefs {
+		if d.name == name {
+			return d
+		}
+	}
+	panic("directory: unknown attribute " + name)
+}
+
+// The attributes entries are built from.
+var (
+	aObjectClass           = mustAttr("objectClass")
+	aDc                    = mustAttr("dc")
+	aO                     = mustAttr("o")
+	aOu                    = mustAttr("ou")
+	aUid                   = mustAttr("uid")
+	aCn                    = mustAttr("cn")
+	aSn                    = mustAttr("sn")
+	aGivenName             = mustAttr("givenName")
+	aDisplayName           = mustAttr("displayName")
+	aMail                  = mustAttr("mail")
+	aTitle                 = mustAttr("title")
+	aTelephoneNumber       = mustAttr("telephoneNumber")
+	aEmployeeNumber        = mustAttr("employeeNumber")
+	aDepartmentNumber      = mustAttr("departmentNumber")
+	aDescription           = mustAttr("description")
+	aUidNumber             = mustAttr("uidNumber")
+	aGidNumber             = mustAttr("gidNumber")
+	aHomeDirectory         = mustAttr("homeDirectory")
+	aLoginShell            = mustAttr("loginShell")
+	aMemberOf              = mustAttr("memberOf")
+	aMember                = mustAttr("member")
+	aUniqueMember          = mustAttr("uniqueMember")
+	aMemberUid             = mustAttr("memberUid")
+	aEntryUUID             = mustAttr("entryUUID")
+	aEntryDN               = mustAttr("entryDN")
+	aStructuralObjectClass = mustAttr("structuralObjectClass")
+	aCreateTimestamp       = mustAttr("createTimestamp")
+	aModifyTimestamp       = mustAttr("modifyTimestamp")
+	aSubschemaSubentry     = mustAttr("subschemaSubentry")
+	aHasSubordinates       = mustAttr("hasSubordinates")
+	aPwdAccountLockedTime  = mustAttr("pwdAccountLockedTime")
+)
 
 // attrByName maps lowercased names, aliases and OIDs to definitions.
 var attrByName = func() map[string]*attrDef {

@@ -76,10 +76,13 @@ func (d *Directory) Search(ctx context.Context, who Requester, req *wire.SearchR
 	s := &search{d: d, ctx: ctx, who: who, f: f, req: req, opts: opts, cur: cur, emit: emit,
 		sel: parseSelection(req.Attributes)}
 	s.load = d.newLoader(ctx, false)
-	s.load.needMemberOf = f.uses(attrByName["memberof"]) || s.sel.wants(attrByName["memberof"])
-	s.load.needMembers = slices.ContainsFunc([]string{"member", "uniquemember", "memberuid"}, func(n string) bool {
-		return f.uses(attrByName[n]) || s.sel.wants(attrByName[n])
-	})
+	mask := new(attrMask)
+	for _, d := range attrDefs {
+		mask[d.idx] = f.uses(d) || (!s.sel.none && s.sel.wants(d))
+	}
+	s.load.mask = mask
+	s.load.needMemberOf = mask[aMemberOf.idx]
+	s.load.needMembers = mask[aMember.idx] || mask[aUniqueMember.idx] || mask[aMemberUid.idx]
 	err = s.run(rs)
 	return s.finish(err)
 }

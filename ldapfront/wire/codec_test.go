@@ -65,15 +65,15 @@ func TestRequestRoundTrip(t *testing.T) {
 			out := decode(t, encode(t, in))
 			if s, ok := out.Op.(*SearchRequest); ok {
 				want, _ := ldap.DecompileFilter(in.Op.(*SearchRequest).Filter)
-				if s.FilterString != want {
-					t.Errorf("FilterString %q, want %q", s.FilterString, want)
+				if s.FilterText() != want {
+					t.Errorf("FilterText %q, want %q", s.FilterText(), want)
 				}
 				// Compare filters by encoding; ber.Packet trees differ in
 				// descriptions.
 				if !bytes.Equal(s.Filter.Bytes(), in.Op.(*SearchRequest).Filter.Bytes()) {
 					t.Error("filter bytes changed")
 				}
-				s.Filter, s.FilterString = nil, ""
+				s.Filter = nil
 				in.Op.(*SearchRequest).Filter = nil
 			}
 			if !reflect.DeepEqual(out, in) {

@@ -162,9 +162,6 @@ func decodeSearch(op *ber.Packet) (*SearchRequest, error) {
 		return nil, fmt.Errorf("filter: %w", err)
 	}
 	s.Filter = c[6]
-	if s.FilterString, err = ldap.DecompileFilter(c[6]); err != nil {
-		return nil, fmt.Errorf("filter: %w", err)
-	}
 	if err := seq(c[7], 0, -1, "attributes"); err != nil {
 		return nil, err
 	}

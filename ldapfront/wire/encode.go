@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 )
@@ -36,6 +37,9 @@ func (m *Message) Packet() (*ber.Packet, error) {
 
 // Bytes returns the BER encoding of m.
 func (m *Message) Bytes() ([]byte, error) {
+	if b, ok := appendFast(nil, m); ok {
+		return b, nil
+	}
 	p, err := m.Packet()
 	if err != nil {
 		return nil, err
@@ -43,12 +47,26 @@ func (m *Message) Bytes() ([]byte, error) {
 	return p.Bytes(), nil
 }
 
+// bufPool recycles encoding buffers of WriteMessage.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
 // WriteMessage encodes m and writes it with a single Write, so concurrent
 // writers serialised by a mutex never interleave partial PDUs.
 func WriteMessage(w io.Writer, m *Message) error {
-	b, err := m.Bytes()
-	if err != nil {
-		return err
+	bp := bufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 {
+			bufPool.Put(bp)
+		}
+	}()
+	b, ok := appendFast((*bp)[:0], m)
+	if ok {
+		*bp = b
+	} else {
+		var err error
+		if b, err = m.Bytes(); err != nil {
+			return err
+		}
 	}
 	if _, err := w.Write(b); err != nil {
 		return fmt.Errorf("writing ldap message %d: %w", m.ID, err)

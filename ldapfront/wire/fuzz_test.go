@@ -46,7 +46,7 @@ func sameMessage(a, b *Message) bool {
 	sa, aok := a.Op.(*SearchRequest)
 	sb, bok := b.Op.(*SearchRequest)
 	if aok && bok {
-		if !bytes.Equal(sa.Filter.Bytes(), sb.Filter.Bytes()) || sa.FilterString != sb.FilterString {
+		if !bytes.Equal(sa.Filter.Bytes(), sb.Filter.Bytes()) || sa.FilterText() != sb.FilterText() {
 			return false
 		}
 		ca, cb := *sa, *sb

@@ -144,8 +144,8 @@ func TestInteropSearch(t *testing.T) {
 		s.SizeLimit != 10 || s.TimeLimit != 30 || s.TypesOnly || !reflect.DeepEqual(s.Attributes, []string{"uid", "mail", "jpegPhoto"}) {
 		t.Errorf("decoded %+v", s)
 	}
-	if s.FilterString != filter {
-		t.Errorf("FilterString = %s, want %s", s.FilterString, filter)
+	if s.FilterText() != filter {
+		t.Errorf("FilterText = %s, want %s", s.FilterText(), filter)
 	}
 	if len(m.Controls) != 1 || m.Controls[0].OID != OIDManageDsaIT || !m.Controls[0].Criticality {
 		t.Errorf("controls = %+v", m.Controls)

@@ -1,6 +1,9 @@
 package wire
 
-import ber "github.com/go-asn1-ber/asn1-ber"
+import (
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+)
 
 // Message is one LDAPMessage. Op holds a pointer to one of the request or
 // response types of this package, or UnknownOp.
@@ -58,7 +61,8 @@ const (
 )
 
 // SearchRequest (RFC 4511 section 4.5.1). Filter is the validated filter
-// tree; FilterString is its RFC 4515 form from ldap.DecompileFilter.
+// tree; FilterText renders it in RFC 4515 form when someone needs to read
+// it (logs), so a search does not pay for it.
 type SearchRequest struct {
 	BaseDN       string
 	Scope        SearchScope
@@ -67,8 +71,20 @@ type SearchRequest struct {
 	TimeLimit    int64
 	TypesOnly    bool
 	Filter       *ber.Packet
-	FilterString string
 	Attributes   []string
+}
+
+// FilterText is the filter in RFC 4515 string form, from go-ldap's
+// ldap.DecompileFilter; a filter it cannot render reads "(?)".
+func (s *SearchRequest) FilterText() string {
+	if s.Filter == nil {
+		return ""
+	}
+	f, err := ldap.DecompileFilter(s.Filter)
+	if err != nil {
+		return "(?)"
+	}
+	return f
 }
 
 // ModifyOperation is the operation of one Change.

@@ -65,7 +65,9 @@ func main() {
 	binary := flag.String("binary", "bin/headwater", "headwater binary")
 	phase := flag.Duration("phase", 5*time.Second, "duration of each timed phase")
 	users := flag.Int("users", 10000, "users to seed in each server")
+	only := flag.String("only", "", "run only phases of these kinds, comma-separated: search, first, repeat")
 	flag.Parse()
+	onlyKinds = *only
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() { <-sig; cleanup(); os.Exit(1) }()
@@ -88,6 +90,9 @@ type server struct {
 	cmd            *exec.Cmd
 	done           chan struct{} // closed when the process exits
 }
+
+// onlyKinds restricts the phases run (-only); empty runs them all.
+var onlyKinds string
 
 func userName(i int) string { return fmt.Sprintf("user%05d", i+1) }
 
@@ -125,6 +130,9 @@ func run(binary string, phase time.Duration, n int) error {
 	fmt.Printf("\n%-20s %-10s %10s %10s %10s %14s %8s %9s\n", "phase", "server", "ops/s", "p50", "p99", "CPU µs/op", "errors", "HW/slapd")
 	var problems []string
 	for _, p := range phases {
+		if onlyKinds != "" && !slices.Contains(strings.Split(onlyKinds, ","), p.kind) {
+			continue
+		}
 		var cpu [2]float64
 		for i, s := range []*server{sl, hw} {
 			r, err := load(s, p.kind, p.conc, phase, n)
