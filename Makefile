@@ -50,6 +50,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePath$$' -fuzztime=$(FUZZTIME) ./scim/filter/
 	$(GO) test -run='^$$' -fuzz='^FuzzUserFromSCIM$$' -fuzztime=$(FUZZTIME) ./scim/resource/
 	$(GO) test -run='^$$' -fuzz='^FuzzReadMessage$$' -fuzztime=$(FUZZTIME) ./ldapfront/wire/
+	$(GO) test -run='^$$' -fuzz='^FuzzFastSearch$$' -fuzztime=$(FUZZTIME) ./ldapfront/wire/
 	$(GO) test -run='^$$' -fuzz='^FuzzSearchFilter$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./ldapfront/directory/
 	$(GO) test -run='^$$' -fuzz='^FuzzResolveDN$$' -fuzztime=$(FUZZTIME) ./ldapfront/directory/
 

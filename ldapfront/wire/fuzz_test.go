@@ -97,3 +97,26 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFastSearch holds the direct search decoder to the tree decoder: on
+// any PDU both fail, or both succeed with the same message.
+func FuzzFastSearch(f *testing.F) {
+	for _, b := range seedMessages(f) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		lim := Limits{MaxBytes: 1 << 16}
+		fast, ferr := decodeMessage(in, lim, true)
+		slow, serr := decodeMessage(in, lim, false)
+		if (ferr == nil) != (serr == nil) {
+			t.Fatalf("fast decoder err %v, tree decoder err %v", ferr, serr)
+		}
+		if ferr != nil {
+			checkTyped(t, ferr)
+			return
+		}
+		if !sameMessage(fast, slow) {
+			t.Fatalf("decoders disagree:\n%#v\n%#v", fast, slow)
+		}
+	})
+}

@@ -201,6 +201,13 @@ func unexpected(err error) error {
 // lim's structural caps; MaxBytes is checked against len(pdu). Trailing
 // bytes after the message are an error.
 func DecodeMessage(pdu []byte, lim Limits) (msg *Message, err error) {
+	return decodeMessage(pdu, lim, true)
+}
+
+// decodeMessage is DecodeMessage; fastSearch false sends search requests
+// through ber's tree decoder like every other request, for tests that
+// compare both paths.
+func decodeMessage(pdu []byte, lim Limits, fastSearch bool) (msg *Message, err error) {
 	lim = lim.withDefaults()
 	if len(pdu) > lim.MaxBytes {
 		return nil, &LimitError{Limit: ErrTooLarge, Got: int64(len(pdu)), Max: int64(lim.MaxBytes)}
@@ -246,6 +253,13 @@ func DecodeMessage(pdu []byte, lim Limits) (msg *Message, err error) {
 			msg, err = fail(fmt.Errorf("decoder panic: %v", r))
 		}
 	}()
+	if pe.OpTag == TagSearchRequest && fastSearch {
+		m, err := decodeSearchMessage(top.content)
+		if err != nil {
+			return fail(err)
+		}
+		return m, nil
+	}
 	pkt, err := ber.DecodePacketErr(pdu)
 	if err != nil {
 		return fail(err)
@@ -267,7 +281,8 @@ type tlv struct {
 	constructed bool
 	tag         ber.Tag
 	content     []byte
-	size        int // header plus content
+	raw         []byte // the whole element, header included
+	size        int    // header plus content
 }
 
 // parseTLV splits the first BER element off b. It accepts only definite
@@ -330,6 +345,7 @@ func parseTLV(b []byte) (t tlv, rest []byte, err error) {
 	}
 	t.content = b[i : i+int(n)]
 	t.size = i + int(n)
+	t.raw = b[:t.size]
 	return t, b[t.size:], nil
 }
 
