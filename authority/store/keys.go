@@ -19,6 +19,7 @@ import (
 //	audit/<yyyymmdd>/<id>        audit event; ids sort by time
 //	idx/<kind>/<field>/<value>   uniqueness key; value is the record id
 //	counters/<name>              allocation counters
+//	objects/<kind>/<key>         small records read by key (sessions, SPs, keys), often with a lease
 const (
 	colUsers           = "users/"
 	colGroups          = "groups/"
@@ -30,6 +31,7 @@ const (
 	colAudit           = "audit/"
 	colIndex           = "idx/"
 	colCounters        = "counters/"
+	colObjects         = "objects/"
 )
 
 // unique is one uniqueness constraint of a record: a key under idx/ whose

@@ -137,6 +137,14 @@ type Store interface {
 	// (its version changed), so a newer password is never dropped.
 	DeleteOutbox(ctx context.Context, e OutboxEntry) error
 
+	PutObject(ctx context.Context, kind, key string, value []byte, ttl time.Duration) error
+	CreateObject(ctx context.Context, kind, key string, value []byte, ttl time.Duration) error
+	GetObject(ctx context.Context, kind, key string) (*Object, error)
+	TakeObject(ctx context.Context, kind, key string) (*Object, error)
+	DeleteObject(ctx context.Context, kind, key string) error
+	DeleteObjects(ctx context.Context, kind, prefix string) (int64, error)
+	ListObjects(ctx context.Context, kind, prefix string, limit int) ([]Object, error)
+
 	AppendAudit(ctx context.Context, ev *AuditEvent) error
 	Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
 	// PruneAudit deletes events of the days before cutoff's day.

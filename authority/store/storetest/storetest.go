@@ -43,6 +43,9 @@ func Run(t *testing.T, b Backend) {
 		{"OutboxBindingRace", testOutboxBindingRace},
 		{"Audit", testAudit},
 		{"ReplicaSeesWrites", testReplica},
+		{"Objects", testObjects},
+		{"ObjectTakenOnce", testObjectTakenOnce},
+		{"ObjectExpires", testObjectExpires},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
