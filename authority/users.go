@@ -153,7 +153,14 @@ func changedFields(before, after *User) string {
 // Suspend disables a user: they can no longer authenticate anywhere, and
 // bound directories disable the account.
 func (a *Authority) Suspend(ctx context.Context, id string) (*User, error) {
-	return a.setState(ctx, id, StateSuspended, "user.suspend")
+	u, err := a.setState(ctx, id, StateSuspended, "user.suspend")
+	if err == nil {
+		// Browser sessions end now (Session also refuses a suspended user).
+		if _, err := a.EndSessions(ctx, id); err != nil {
+			a.log.Warn("ending sessions of a suspended user", "user", u.UserName, "err", err)
+		}
+	}
+	return u, err
 }
 
 // Activate enables a staged or suspended user.

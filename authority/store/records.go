@@ -61,6 +61,13 @@ type Password struct {
 	MustChange bool      `json:"mustChange,omitempty"`
 }
 
+// TOTP is an enrolled RFC 6238 authenticator. Secret is sealed with the
+// keyring (AAD: the user's id), never stored in the clear.
+type TOTP struct {
+	Secret   string    `json:"secret"`
+	Enrolled time.Time `json:"enrolled"`
+}
+
 // User is a person. Version is the etcd ModRevision of the record and is
 // not part of the stored JSON.
 type User struct {
@@ -87,9 +94,11 @@ type User struct {
 	HomeDirectory     string     `json:"homeDirectory,omitempty"`
 	LoginShell        string     `json:"loginShell,omitempty"`
 	Password          *Password  `json:"password,omitempty"`
-	Created           time.Time  `json:"created"`
-	Modified          time.Time  `json:"modified"`
-	Version           int64      `json:"-"`
+	// TOTP is the user's enrolled authenticator, if any.
+	TOTP     *TOTP     `json:"totp,omitempty"`
+	Created  time.Time `json:"created"`
+	Modified time.Time `json:"modified"`
+	Version  int64     `json:"-"`
 }
 
 // PrimaryEmail returns the primary email, or the first one when none is
@@ -126,6 +135,10 @@ func (u *User) Clone() *User {
 	if u.Password != nil {
 		p := *u.Password
 		c.Password = &p
+	}
+	if u.TOTP != nil {
+		t := *u.TOTP
+		c.TOTP = &t
 	}
 	return &c
 }
