@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzFastSearch$$' -fuzztime=$(FUZZTIME) ./ldapfront/wire/
 	$(GO) test -run='^$$' -fuzz='^FuzzSearchFilter$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./ldapfront/directory/
 	$(GO) test -run='^$$' -fuzz='^FuzzResolveDN$$' -fuzztime=$(FUZZTIME) ./ldapfront/directory/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseFilter$$' -fuzztime=$(FUZZTIME) ./internal/graphemu/
 
 clean:
 	rm -rf bin

@@ -41,6 +41,10 @@ type Config struct {
 	// AuditRetention is how long audit events are kept; 0 keeps them forever.
 	AuditRetention Duration `yaml:"auditRetention"`
 
+	// SessionTTL is how long a browser sign-in lasts.
+	SessionTTL Duration `yaml:"sessionTTL"`
+	SAML       SAML     `yaml:"saml"`
+
 	Etcd           Etcd           `yaml:"etcd"`
 	TLS            TLS            `yaml:"tls"`
 	Log            Log            `yaml:"log"`
@@ -91,6 +95,18 @@ type TLS struct {
 	HTTPS bool `yaml:"https"`
 }
 
+// SAML configures the identity provider.
+type SAML struct {
+	// KeyFile and CertFile hold the signing key pair (PEM, RSA); empty means a key made at
+	// first start and kept sealed in etcd.
+	KeyFile  string `yaml:"keyFile"`
+	CertFile string `yaml:"certFile"`
+	// AssertionValidity is how long an SP may take to consume an assertion.
+	AssertionValidity Duration `yaml:"assertionValidity"`
+	// LoginWindow is how long a user may spend signing in before the SP's request expires.
+	LoginWindow Duration `yaml:"loginWindow"`
+}
+
 // Log sets up log/slog. Env HEADWATER_LOG_LEVEL, HEADWATER_LOG_FORMAT.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn or error
@@ -131,6 +147,8 @@ func Default() Config {
 		// A year: long enough for most audits, bounded so the log cannot
 		// fill etcd's quota.
 		AuditRetention: Duration(365 * 24 * time.Hour),
+		SessionTTL:     Duration(8 * time.Hour),
+		SAML:           SAML{AssertionValidity: Duration(5 * time.Minute), LoginWindow: Duration(30 * time.Minute)},
 		Etcd: Etcd{
 			Prefix:              "/headwater/",
 			DialTimeout:         Duration(5 * time.Second),

@@ -73,6 +73,12 @@ func (c Config) Validate() error {
 	}
 
 	v.nonNegative("auditRetention", c.AuditRetention, "8760h")
+	v.nonNegative("sessionTTL", c.SessionTTL, "8h")
+	v.nonNegative("saml.assertionValidity", c.SAML.AssertionValidity, "5m")
+	v.nonNegative("saml.loginWindow", c.SAML.LoginWindow, "30m")
+	if (c.SAML.KeyFile == "") != (c.SAML.CertFile == "") {
+		v.add("saml.keyFile", "", "set saml.keyFile and saml.certFile together, or neither (a key is then generated and kept in etcd)")
+	}
 	v.etcd()
 	v.tls()
 	v.log()

@@ -1,36 +1,54 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs when it is missing: Debian's etcd
-# (the external-etcd conformance runs and outage tests start it) and
-# OpenLDAP's clients (ldapsearch and friends, for the LDAP tests).
+# (the external-etcd conformance runs and outage tests start it), OpenLDAP's
+# clients (ldapsearch and friends, for the LDAP tests), Chromium and xmlsec1
+# (the SAML and portal end-to-end tests drive the browser and check XML
+# signatures with an outside implementation), Node.js, and the npm packages
+# of the test SAML service provider in internal/samltest/sp.
 set -euo pipefail
 
 need=()
 command -v etcd >/dev/null 2>&1 || [ -x /usr/bin/etcd ] || need+=(etcd-server)
 # OpenLDAP's command-line clients drive the LDAP front end in its tests.
 command -v ldapsearch >/dev/null 2>&1 || need+=(ldap-utils)
+# internal/browsertest runs Debian's build at exactly this path.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
+# The test SP is node-saml; an image's own Node.js (with its npm) is kept.
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 
-if [ ${#need[@]} -eq 0 ]; then
-  exit 0
-fi
-
-echo "installing test dependencies: ${need[*]}"
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then
-    sudo="sudo"
-  else
-    echo "need root (or sudo) to apt-get install ${need[*]}" >&2
-    exit 1
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing test dependencies: ${need[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo="sudo"
+    else
+      echo "need root (or sudo) to apt-get install ${need[*]}" >&2
+      exit 1
+    fi
   fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  # policy-rc.d keeps the package from starting a system-wide etcd service:
+  # tests start their own on ports chosen at run time.
+  if [ -d /usr/sbin ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod +x /usr/sbin/policy-rc.d
+    trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  echo "installed: ${need[*]}"
 fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-# policy-rc.d keeps the package from starting a system-wide etcd service:
-# tests start their own on ports chosen at run time.
-if [ -d /usr/sbin ] && [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-  $sudo chmod +x /usr/sbin/policy-rc.d
-  trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+
+# The test SP's packages, exactly as package-lock.json pins them. npm
+# records what it installed in node_modules/.package-lock.json; when that is
+# missing or older than the lock file, install again. (The Go side runs the
+# same `npm ci` itself when it finds node_modules out of date.)
+sp_dir="$(cd "$(dirname "$0")/.." && pwd)/internal/samltest/sp"
+if [ ! -f "$sp_dir/node_modules/.package-lock.json" ] ||
+  [ "$sp_dir/package-lock.json" -nt "$sp_dir/node_modules/.package-lock.json" ]; then
+  echo "installing the test SP's npm packages in $sp_dir"
+  (cd "$sp_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi
-$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-echo "installed: ${need[*]}"

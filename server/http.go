@@ -15,6 +15,7 @@ import (
 
 	"github.com/headwater/headwater/authority"
 	"github.com/headwater/headwater/authority/store"
+	"github.com/headwater/headwater/internal/web"
 	"github.com/headwater/headwater/server/api"
 )
 
@@ -63,6 +64,8 @@ type handlerDeps struct {
 	auth    *authority.Authority
 	api     http.Handler
 	scim    http.Handler
+	web     http.Handler // portal and SAML: everything else
+	saml    http.Handler
 	metrics *metrics
 	log     *slog.Logger
 }
@@ -79,14 +82,9 @@ func newHandler(d handlerDeps) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
 	mux.Handle("/api/v1/", d.api)
 	mux.Handle("/scim/v2/", d.scim)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("Headwater identity server. The self-service portal is not built yet; see /api/v1/ and /healthz.\n"))
-	})
+	mux.Handle("/assets/", web.Assets())
+	mux.Handle("/saml/", d.saml)
+	mux.Handle("/", d.web)
 	return instrument(mux, d.metrics, d.log)
 }
 
@@ -197,4 +195,40 @@ func areaOf(path string) string {
 		return path[1:]
 	}
 	return "other"
+}
+
+// lazy builds a handler on first use and retries until it succeeds, so a
+// store that is briefly unreachable at start does not stop the server:
+// until then the pages answer 503.
+type lazy struct {
+	mu    sync.Mutex
+	build func(ctx context.Context) (http.Handler, error)
+	h     http.Handler
+	log   *slog.Logger
+	what  string
+}
+
+func (l *lazy) get(ctx context.Context) (http.Handler, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.h != nil {
+		return l.h, nil
+	}
+	h, err := l.build(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.h = h
+	return h, nil
+}
+
+func (l *lazy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, err := l.get(r.Context())
+	if err != nil {
+		l.log.Warn("starting "+l.what+" failed; will retry", "err", err)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "Headwater is starting; try again in a few seconds.", http.StatusServiceUnavailable)
+		return
+	}
+	h.ServeHTTP(w, r)
 }

@@ -144,10 +144,35 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("HTTP listening", "http_addr", s.httpAddr, "scheme", scheme)
 
 	metrics := newMetrics(st)
+	publicURL, err := s.publicURL(scheme)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	webLog := s.log.With("component", "portal")
+	front := &webFront{}
+	portalH := &lazy{log: webLog, what: "the portal", build: func(ctx context.Context) (http.Handler, error) {
+		return front.init(ctx, s.cfg, auth, publicURL, s.log)
+	}}
+	samlH := &lazy{log: webLog, what: "the SAML IdP", build: func(ctx context.Context) (http.Handler, error) {
+		if _, err := front.init(ctx, s.cfg, auth, publicURL, s.log); err != nil {
+			return nil, err
+		}
+		return front.idp, nil
+	}}
+	adminAPI := api.New(auth, s.log.With("component", "api"))
+	adminAPI.SetSAML(func(ctx context.Context) (api.SAML, error) {
+		if _, err := front.init(ctx, s.cfg, auth, publicURL, s.log); err != nil {
+			return nil, err
+		}
+		return front.idp, nil
+	}, publicURL)
 	h := newHandler(handlerDeps{
 		auth:    auth,
-		api:     api.New(auth, s.log.With("component", "api")),
+		api:     adminAPI,
 		scim:    scim.New(auth, s.log.With("component", "scim"), s.cfg.PublicURL),
+		web:     portalH,
+		saml:    samlH,
 		metrics: metrics,
 		log:     s.log,
 	})

@@ -117,3 +117,20 @@ func isPersonal(pw string, personal []string) bool {
 	}
 	return false
 }
+
+// Describe lists the policy's rules in the same words Check uses, for
+// forms that explain them before anyone submits a password.
+func (p Policy) Describe() []string {
+	var out []string
+	if p.MinLength > 0 {
+		out = append(out, fmt.Sprintf("at least %d characters long", p.MinLength))
+	}
+	if want := min(p.MinClasses, 4); want > 0 {
+		out = append(out, fmt.Sprintf("at least %d of: lowercase letters, uppercase letters, digits, symbols", want))
+	}
+	if p.RejectCommon {
+		out = append(out, "not one of the most commonly used passwords")
+	}
+	out = append(out, "not your username or email address", "different from your current password")
+	return out
+}

@@ -319,6 +319,26 @@ func (s *Etcd) Outbox(ctx context.Context, directory string, limit int) ([]Outbo
 	return out, nil
 }
 
+// OutboxFor lists the pending entries of one user for one directory.
+func (s *Etcd) OutboxFor(ctx context.Context, directory, userID string) ([]OutboxEntry, error) {
+	tctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	resp, err := s.cli.Get(tctx, s.key(colOutbox, directory, "/", userID, "/"), clientv3.WithPrefix())
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	out := make([]OutboxEntry, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		var e OutboxEntry
+		if err := json.Unmarshal(kv.Value, &e); err != nil {
+			return nil, fmt.Errorf("decoding outbox entry %s: %w", kv.Key, err)
+		}
+		e.Version = kv.ModRevision
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 // DeleteOutbox removes a delivered entry if it has not been replaced since
 // it was read; a replaced entry (a newer password) is kept and reported as
 // a precondition failure.

@@ -133,6 +133,8 @@ type Store interface {
 	EnqueueOutbox(ctx context.Context, entries []OutboxEntry, w Write) error
 	// Outbox lists pending entries of one directory, oldest user first.
 	Outbox(ctx context.Context, directory string, limit int) ([]OutboxEntry, error)
+	// OutboxFor lists one user's pending entries for one directory.
+	OutboxFor(ctx context.Context, directory, userID string) ([]OutboxEntry, error)
 	// DeleteOutbox removes a delivered entry unless it was replaced since
 	// (its version changed), so a newer password is never dropped.
 	DeleteOutbox(ctx context.Context, e OutboxEntry) error

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -19,9 +20,11 @@ import (
 
 // API is the admin API handler.
 type API struct {
-	auth *authority.Authority
-	log  *slog.Logger
-	mux  *http.ServeMux
+	auth   *authority.Authority
+	log    *slog.Logger
+	mux    *http.ServeMux
+	saml   func(ctx context.Context) (SAML, error)
+	public *url.URL
 }
 
 // New returns the admin API. Mount it at /api/v1/.
@@ -67,6 +70,13 @@ func (x *API) routes() {
 	h("DELETE /api/v1/tokens/{id}", x.revokeToken)
 
 	h("GET /api/v1/audit", x.listAudit)
+
+	h("POST /api/v1/users/{id}/activation", x.activationLink)
+	h("POST /api/v1/saml/service-providers", x.putSP)
+	h("GET /api/v1/saml/service-providers", x.listSPs)
+	h("DELETE /api/v1/saml/service-providers", x.deleteSP)
+	h("POST /api/v1/saml/keys/next", x.prepareKey)
+	h("POST /api/v1/saml/keys/promote", x.promoteKey)
 	x.mux.Handle("/api/v1/", x.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path)}
 	}))

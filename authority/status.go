@@ -1,0 +1,48 @@
+package authority
+
+import (
+	"context"
+	"time"
+)
+
+// DeliveryStatus says where a user's latest change stands in one bound
+// directory, for the portal's status panel and the admin API.
+type DeliveryStatus struct {
+	Directory string `json:"directory"`
+	// State is pending (queued, not yet delivered), failed (delivery was
+	// tried and failed; it is retried), delivered (nothing queued), or
+	// waiting (the directory needs a password Headwater does not know yet:
+	// the next sign-in provides it).
+	State    string    `json:"state"`
+	Reason   string    `json:"reason,omitempty"`
+	Attempts int       `json:"attempts,omitempty"`
+	Since    time.Time `json:"since,omitzero"`
+}
+
+// ChangeStatus reports, for each directory the user is bound to, whether
+// their changes have reached it.
+func (a *Authority) ChangeStatus(ctx context.Context, userID string) ([]DeliveryStatus, error) {
+	bindings, err := a.store.Bindings(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DeliveryStatus, 0, len(bindings))
+	for _, b := range bindings {
+		st := DeliveryStatus{Directory: b.Directory, State: "delivered"}
+		entries, err := a.store.OutboxFor(ctx, b.Directory, userID)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			st.State, st.Since, st.Attempts = "pending", e.Created, e.Attempts
+			if e.LastError != "" {
+				st.State, st.Reason = "failed", e.LastError
+			}
+		}
+		if len(entries) == 0 && b.NeedsPassword {
+			st.State, st.Reason = "waiting", "waiting for your next sign-in to learn the password"
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
