@@ -2,6 +2,8 @@ package authority
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -20,7 +22,7 @@ import (
 // read over someone's shoulder cannot be replayed, on any replica.
 
 const (
-	objTOTPPending = "totp-pending" // <userID>: sealed secret awaiting confirmation
+	objTOTPPending = "totp-pending" // <userID>/<enrolment>: sealed secret awaiting confirmation
 	objTOTPUsed    = "totp-used"    // <userID>/<step>: steps already accepted
 	totpPeriod     = 30
 	totpIssuer     = "Headwater"
@@ -35,30 +37,37 @@ func totpAAD(userID string) []byte { return []byte("totp/" + userID) }
 
 // BeginTOTP makes a new secret for the user to enrol in an authenticator
 // app; it takes effect once ConfirmTOTP sees a code made from it. The key
-// holds the otpauth:// URL for the QR code.
-func (a *Authority) BeginTOTP(ctx context.Context, userID string) (*otp.Key, error) {
+// holds the otpauth:// URL for the QR code; enrolment names this attempt
+// (two open enrolment pages do not overwrite each other's secret).
+func (a *Authority) BeginTOTP(ctx context.Context, userID string) (key *otp.Key, enrolment string, err error) {
 	u, err := a.store.GetUser(ctx, userID)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	key, err := totp.Generate(totp.GenerateOpts{Issuer: totpIssuer, AccountName: u.UserName, Period: totpPeriod,
+	key, err = totp.Generate(totp.GenerateOpts{Issuer: totpIssuer, AccountName: u.UserName, Period: totpPeriod,
 		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
-		return nil, fmt.Errorf("generating a TOTP secret: %w", err)
+		return nil, "", fmt.Errorf("generating a TOTP secret: %w", err)
 	}
 	sealed, err := a.keys.Seal([]byte(key.Secret()), totpAAD(userID))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if err := a.store.PutObject(ctx, objTOTPPending, userID, []byte(sealed), 15*time.Minute); err != nil {
-		return nil, err
+	b := make([]byte, 12)
+	rand.Read(b)
+	enrolment = hex.EncodeToString(b)
+	if err := a.store.PutObject(ctx, objTOTPPending, userID+"/"+enrolment, []byte(sealed), 15*time.Minute); err != nil {
+		return nil, "", err
 	}
-	return key, nil
+	return key, enrolment, nil
 }
 
 // ConfirmTOTP enrols the secret from BeginTOTP once code matches it.
-func (a *Authority) ConfirmTOTP(ctx context.Context, userID, code, source string) error {
-	o, err := a.store.GetObject(ctx, objTOTPPending, userID)
+func (a *Authority) ConfirmTOTP(ctx context.Context, userID, enrolment, code, source string) error {
+	if enrolment == "" || strings.Contains(enrolment, "/") {
+		return invalid("totp", "the enrolment expired; start again")
+	}
+	o, err := a.store.GetObject(ctx, objTOTPPending, userID+"/"+enrolment)
 	if errors.Is(err, store.ErrNotFound) {
 		return invalid("totp", "the enrolment expired; start again")
 	}
@@ -79,7 +88,7 @@ func (a *Authority) ConfirmTOTP(ctx context.Context, userID, code, source string
 	if err != nil {
 		return err
 	}
-	a.store.DeleteObject(ctx, objTOTPPending, userID)
+	a.store.DeleteObjects(ctx, objTOTPPending, userID+"/")
 	return nil
 }
 

@@ -80,16 +80,16 @@ func TestTOTP(t *testing.T) {
 	a, _ := authoritytest.New(t, func(c *authority.Config) { c.Now = clock })
 	ctx := context.Background()
 	u := newActive(t, a, "totp")
-	key, err := a.BeginTOTP(ctx, u.ID)
+	key, enrol, err := a.BeginTOTP(ctx, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	code, _ := totp.GenerateCode(key.Secret(), now)
 	wrong := string('0'+(code[0]-'0'+1)%10) + code[1:]
-	if err := a.ConfirmTOTP(ctx, u.ID, wrong, "127.0.0.1"); !errors.Is(err, authority.ErrInvalidCode) {
+	if err := a.ConfirmTOTP(ctx, u.ID, enrol, wrong, "127.0.0.1"); !errors.Is(err, authority.ErrInvalidCode) {
 		t.Fatalf("wrong code accepted at enrolment: %v", err)
 	}
-	if err := a.ConfirmTOTP(ctx, u.ID, code, "127.0.0.1"); err != nil {
+	if err := a.ConfirmTOTP(ctx, u.ID, enrol, code, "127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
 	u, _ = a.GetUser(ctx, u.ID)

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"image/png"
 	"log/slog"
 	"net"
@@ -616,7 +617,8 @@ func (p *Portal) status(w http.ResponseWriter, r *http.Request) {
 }
 
 type mfaData struct {
-	CSRF, QR, Secret, Error string
+	CSRF, Secret, Error, Enrolment string
+	QR                             template.URL // a data: URL, trusted: made here
 }
 
 func (p *Portal) mfaPage(w http.ResponseWriter, r *http.Request) {
@@ -628,7 +630,7 @@ func (p *Portal) mfaPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) renderEnrol(w http.ResponseWriter, r *http.Request, s *authority.Session, u *authority.User, msg string, status int) {
-	key, err := p.auth.BeginTOTP(r.Context(), u.ID)
+	key, enrol, err := p.auth.BeginTOTP(r.Context(), u.ID)
 	if err != nil {
 		p.unavailable(w, err)
 		return
@@ -640,8 +642,8 @@ func (p *Portal) renderEnrol(w http.ResponseWriter, r *http.Request, s *authorit
 	}
 	var buf bytes.Buffer
 	png.Encode(&buf, img)
-	p.pages.Render(w, status, "mfa", mfaData{CSRF: p.csrfFor(s.ID), QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()),
-		Secret: key.Secret(), Error: msg})
+	p.pages.Render(w, status, "mfa", mfaData{CSRF: p.csrfFor(s.ID), QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())),
+		Secret: key.Secret(), Error: msg, Enrolment: enrol})
 }
 
 func (p *Portal) mfaConfirm(w http.ResponseWriter, r *http.Request) {
@@ -649,7 +651,7 @@ func (p *Portal) mfaConfirm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	err := p.auth.ConfirmTOTP(p.actor(r, u), u.ID, r.PostFormValue("code"), clientAddr(r))
+	err := p.auth.ConfirmTOTP(p.actor(r, u), u.ID, r.PostFormValue("enrolment"), r.PostFormValue("code"), clientAddr(r))
 	if err != nil {
 		var ie *authority.InvalidError
 		var te *authority.ThrottledError

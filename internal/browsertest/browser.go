@@ -282,3 +282,27 @@ func screenshot(t testing.TB, ctx context.Context, step string) (string, error) 
 	}
 	return path, nil
 }
+
+// WaitText waits until the page's visible text contains text (after a
+// form posted back to the same address, say) and returns the page text.
+func WaitText(t testing.TB, ctx context.Context, text string) string {
+	t.Helper()
+	tctx, cancel := withTimeout(ctx)
+	defer cancel()
+	last := ""
+	for {
+		got, err := chromedp.Run(tctx, chromedp.Evaluate[string](`document.readyState === "complete" && document.body ? document.body.innerText : ""`))
+		if err == nil {
+			last = got
+			if strings.Contains(got, text) {
+				return got
+			}
+		}
+		select {
+		case <-tctx.Done():
+			t.Fatalf("browsertest: the page never showed %q; it shows:\n%s", text, last)
+			return ""
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -49,6 +49,8 @@ func (x *API) routes() {
 	h("POST /api/v1/users/{id}/activate", x.activateUser)
 	h("GET /api/v1/users/{id}/groups", x.userGroups)
 	h("GET /api/v1/users/{id}/bindings", x.userBindings)
+	h("POST /api/v1/users/{id}/bindings", x.bindUser)
+	h("GET /api/v1/users/{id}/status", x.changeStatus)
 
 	h("POST /api/v1/groups", x.createGroup)
 	h("GET /api/v1/groups", x.listGroups)

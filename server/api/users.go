@@ -381,3 +381,39 @@ func (x *API) importUsers(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"created": ok, "failed": len(in.Users) - ok, "results": results})
 	return nil
 }
+
+// bindUser binds a user to a directory by name. (Directories themselves
+// are configured with the connector framework; until then any name is
+// accepted and nothing delivers to it.)
+func (x *API) bindUser(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Directory string `json:"directory"`
+		Mode      string `json:"mode"`
+	}
+	if err := decode(w, r, maxBody, &in); err != nil {
+		return err
+	}
+	if in.Mode != "" && in.Mode != "push" && in.Mode != "report" {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "mode", Message: "mode is push or report"}
+	}
+	if _, err := x.auth.GetUser(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	b, err := x.auth.Bind(r.Context(), r.PathValue("id"), in.Directory, in.Mode)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"directory": b.Directory, "mode": b.Mode, "created": b.Created})
+	return nil
+}
+
+// changeStatus reports where the user's latest change stands per bound
+// directory (the portal's status panel, for administrators).
+func (x *API) changeStatus(w http.ResponseWriter, r *http.Request) error {
+	st, err := x.auth.ChangeStatus(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": st, "total": len(st)})
+	return nil
+}
