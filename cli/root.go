@@ -92,6 +92,7 @@ func NewRoot(stdio IO) *cobra.Command {
 		serviceAccountCmd(stdio),
 		auditCmd(stdio),
 		keyCmd(stdio),
+		spCmd(stdio),
 	)
 	return root
 }

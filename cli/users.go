@@ -318,6 +318,6 @@ func userCmd(stdio IO) *cobra.Command {
 	cmd.AddCommand(create, get, list, update, del,
 		simple("suspend", "Suspend a user: no logins, bound directories disable the account", "POST", "/suspend"),
 		simple("activate", "Activate a staged or suspended user", "POST", "/activate"),
-		setPassword, importCmd(stdio))
+		setPassword, importCmd(stdio), activationLinkCmd(stdio))
 	return cmd
 }

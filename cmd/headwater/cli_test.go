@@ -85,6 +85,22 @@ func TestCLI(t *testing.T) {
 	must("", "okta", "token", "list")
 	must("Gitea-Bind-2026\n", `"name": "gitea"`, "service-account", "create", "--name", "gitea", "--password-stdin")
 	must("", "user.create", "audit", "--limit", "50")
+	md := filepath.Join(dir, "sp.xml")
+	os.WriteFile(md, []byte(`<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://wiki.example.com/saml">
+  <SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://wiki.example.com/saml/acs" index="0"/>
+  </SPSSODescriptor>
+</EntityDescriptor>`), 0o600)
+	must("", `"entityId": "https://wiki.example.com/saml"`, "sp", "add", "--metadata", md, "--name", "Wiki", "--groups", "Engineering", "--attribute", "mail=email;dept=department")
+	if out := must("", "https://wiki.example.com/saml", "sp", "list"); !strings.Contains(out, "Wiki") {
+		t.Fatalf("sp list:\n%s", out)
+	}
+	if _, errs, code := run("", "sp", "add", "--metadata", csv); code != 1 || !strings.Contains(errs, "invalid_metadata") {
+		t.Fatalf("sp add with a CSV file: exit %d %s", code, errs)
+	}
+	must("", `"next"`, "sp", "key", "prepare")
+	must("", "https://wiki.example.com/saml: removed", "sp", "remove", "https://wiki.example.com/saml")
+	must("", "/activate?token=", "user", "activation-link", "cid")
 	must("", "jdoe: deleted", "user", "delete", "jdoe")
 	if _, errs, code := run("", "user", "get", "jdoe"); code != 1 || !strings.Contains(errs, "no user") {
 		t.Fatalf("get a deleted user: exit %d %s", code, errs)
