@@ -54,6 +54,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzSearchFilter$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./ldapfront/directory/
 	$(GO) test -run='^$$' -fuzz='^FuzzResolveDN$$' -fuzztime=$(FUZZTIME) ./ldapfront/directory/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseFilter$$' -fuzztime=$(FUZZTIME) ./internal/graphemu/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseMetadata$$' -fuzztime=$(FUZZTIME) ./samlidp/
+	$(GO) test -run='^$$' -fuzz='^FuzzSSO$$' -fuzztime=$(FUZZTIME) ./samlidp/
+	$(GO) test -run='^$$' -fuzz='^FuzzSLO$$' -fuzztime=$(FUZZTIME) ./samlidp/
 
 clean:
 	rm -rf bin

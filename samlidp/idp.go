@@ -143,7 +143,32 @@ func New(ctx context.Context, cfg Config) (*IdP, error) {
 	return i, nil
 }
 
-func (i *IdP) ServeHTTP(w http.ResponseWriter, r *http.Request) { i.mux.ServeHTTP(w, r) }
+func (i *IdP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			i.log.Error("panic serving a SAML request", "path", r.URL.Path, "panic", p)
+			i.fail(w, http.StatusInternalServerError, "Something went wrong", "Headwater could not handle this request.", "")
+		}
+	}()
+	i.mux.ServeHTTP(w, r)
+}
+
+// precheck refuses AuthnRequests that crewjam's Validate would crash on
+// (found by FuzzSSO: a request without an Issuer dereferences nil) or
+// that cannot be answered: no ID, no Issuer.
+func precheck(buf []byte) error {
+	var ar saml.AuthnRequest
+	if err := xml.Unmarshal(buf, &ar); err != nil {
+		return fmt.Errorf("not a SAML AuthnRequest: %w", err)
+	}
+	switch {
+	case ar.Issuer == nil || strings.TrimSpace(ar.Issuer.Value) == "":
+		return errors.New("the request names no Issuer (the application's entity ID)")
+	case ar.ID == "":
+		return errors.New("the request has no ID")
+	}
+	return nil
+}
 
 // EntityID is the IdP's entity ID: the metadata URL.
 func (i *IdP) EntityID() string { return i.url("/saml/metadata") }
@@ -254,6 +279,9 @@ func (i *IdP) sso(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	req, err := saml.NewIdpAuthnRequest(i.samlIDP(r.Context()), r)
+	if err == nil {
+		err = precheck(req.RequestBuffer)
+	}
 	if err != nil {
 		i.fail(w, http.StatusBadRequest, "The sign-in request cannot be read", "The application sent a request Headwater could not decode.", err.Error())
 		return
