@@ -7,7 +7,7 @@ GO       ?= go
 BIN      := bin/headwater
 FUZZTIME ?= 30s
 
-.PHONY: build run test test-deps vet bench bench-1m bench-ldap fuzz cross clean
+.PHONY: build run test test-deps vet bench bench-1m bench-ldap bench-saml fuzz cross clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/headwater
@@ -60,6 +60,11 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# SAML sign-ins per second (8 clients) beside the RSA signature ceiling, same run.
+bench-saml:
+	$(GO) build -o bin/samlbench ./tools/samlbench
+	./bin/samlbench -phase 5s
 
 # LDAP front end beside OpenLDAP's slapd (installs slapd and ldap-utils when missing).
 bench-ldap: build

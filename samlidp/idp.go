@@ -322,6 +322,15 @@ func (i *IdP) sso(w http.ResponseWriter, r *http.Request) {
 		i.respond(w, r, req, entry, s, u)
 		return
 	}
+	// A browser that arrives with its session (the Redirect binding is a
+	// top-level GET, so the SameSite=Lax cookie comes along) is answered
+	// at once, without parking the request.
+	if !force {
+		if s, u, err := i.sessions.Current(r); err == nil && s != nil && (u.Password == nil || !u.Password.MustChange) {
+			i.respond(w, r, req, entry, s, u)
+			return
+		}
+	}
 	id := randomID()
 	raw, _ := json.Marshal(pending{Request: req.RequestBuffer, RelayState: req.RelayState, Received: req.Now, ForceAuthn: force})
 	if err := i.auth.PutState(r.Context(), "saml-authn", id, raw, i.window); err != nil {

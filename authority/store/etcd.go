@@ -47,6 +47,9 @@ type Etcd struct {
 	cancel    context.CancelFunc
 	done      chan struct{}
 	ids       idBlock
+
+	leaseMu sync.Mutex
+	leases  map[int64]sharedLease // by TTL in seconds
 }
 
 var _ Store = (*Etcd)(nil)

@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -31,17 +33,61 @@ func (s *Etcd) objectKey(kind, key string) (string, error) {
 	return s.prefix + colObjects + kind + "/" + key, nil
 }
 
-// leaseOpt grants a lease of ttl (rounded up to whole seconds) when ttl > 0.
-func (s *Etcd) leaseOpt(ctx context.Context, ttl time.Duration) ([]clientv3.OpOption, clientv3.LeaseID, error) {
+// leaseOpt attaches a lease that outlives ttl by at most half of it. Leases
+// are shared: one is granted with 1.5 × ttl and reused while at least ttl
+// of it remains, so a busy server grants a lease per ttl/2 instead of one
+// per object (each grant is a raft round of its own). Readers that need the
+// exact expiry keep it in the value (sessions do).
+func (s *Etcd) leaseOpt(ctx context.Context, ttl time.Duration) ([]clientv3.OpOption, error) {
 	if ttl <= 0 {
-		return nil, clientv3.NoLease, nil
+		return nil, nil
 	}
 	secs := int64((ttl + time.Second - 1) / time.Second)
-	l, err := s.cli.Grant(ctx, secs)
-	if err != nil {
-		return nil, clientv3.NoLease, s.mapErr(err)
+	now := time.Now()
+	s.leaseMu.Lock()
+	if l, ok := s.leases[secs]; ok && l.expires.Sub(now) >= time.Duration(secs)*time.Second {
+		s.leaseMu.Unlock()
+		return []clientv3.OpOption{clientv3.WithLease(l.id)}, nil
 	}
-	return []clientv3.OpOption{clientv3.WithLease(l.ID)}, l.ID, nil
+	s.leaseMu.Unlock()
+	grant := secs + (secs+1)/2
+	l, err := s.cli.Grant(ctx, grant)
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	s.leaseMu.Lock()
+	if s.leases == nil {
+		s.leases = map[int64]sharedLease{}
+	}
+	s.leases[secs] = sharedLease{id: l.ID, expires: now.Add(time.Duration(grant) * time.Second)}
+	s.leaseMu.Unlock()
+	return []clientv3.OpOption{clientv3.WithLease(l.ID)}, nil
+}
+
+// withLease runs op with a shared lease for ttl; if etcd no longer knows
+// the lease (revoked, or expired early), it forgets it and tries once more
+// with a fresh one.
+func (s *Etcd) withLease(ctx context.Context, ttl time.Duration, op func(opts []clientv3.OpOption) error) error {
+	for attempt := 0; ; attempt++ {
+		opts, err := s.leaseOpt(ctx, ttl)
+		if err != nil {
+			return err
+		}
+		err = op(opts)
+		if attempt == 0 && err != nil && errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			s.leaseMu.Lock()
+			delete(s.leases, int64((ttl+time.Second-1)/time.Second))
+			s.leaseMu.Unlock()
+			continue
+		}
+		return err
+	}
+}
+
+// sharedLease is a lease reused by objects of one TTL.
+type sharedLease struct {
+	id      clientv3.LeaseID
+	expires time.Time
 }
 
 // PutObject writes an object, replacing any current value; ttl > 0 makes it
@@ -53,14 +99,11 @@ func (s *Etcd) PutObject(ctx context.Context, kind, key string, value []byte, tt
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	opts, _, err := s.leaseOpt(ctx, ttl)
-	if err != nil {
+	err = s.withLease(ctx, ttl, func(opts []clientv3.OpOption) error {
+		_, err := s.cli.Put(ctx, k, string(value), opts...)
 		return err
-	}
-	if _, err := s.cli.Put(ctx, k, string(value), opts...); err != nil {
-		return s.mapErr(err)
-	}
-	return nil
+	})
+	return s.mapErr(err)
 }
 
 // CreateObject writes an object only if none exists under key; otherwise
@@ -73,20 +116,17 @@ func (s *Etcd) CreateObject(ctx context.Context, kind, key string, value []byte,
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	opts, lease, err := s.leaseOpt(ctx, ttl)
-	if err != nil {
+	var r *clientv3.TxnResponse
+	err = s.withLease(ctx, ttl, func(opts []clientv3.OpOption) error {
+		var err error
+		r, err = s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+			Then(clientv3.OpPut(k, string(value), opts...)).Commit()
 		return err
-	}
-	r, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
-		Then(clientv3.OpPut(k, string(value), opts...)).Commit()
+	})
 	if err != nil {
 		return s.mapErr(err)
 	}
 	if !r.Succeeded {
-		if lease != clientv3.NoLease {
-			// The lease guards nothing: let it go now rather than at expiry.
-			s.cli.Revoke(ctx, lease)
-		}
 		return &ConflictError{Kind: kind, Field: "key", Value: key}
 	}
 	return nil
