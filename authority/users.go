@@ -119,9 +119,37 @@ func (a *Authority) updateUser(ctx context.Context, id string, ifVersion int64, 
 				w.Audit.Details = map[string]string{}
 			}
 			w.Audit.Details["fields"] = changed
+			if syncRelevant(changed) {
+				// Bound directories reconcile this user, whatever changed
+				// (name, email, state): one entry per directory,
+				// written with the change itself.
+				for _, b := range bs {
+					w.Outbox = append(w.Outbox, store.OutboxEntry{Directory: b.Directory, UserID: id, Kind: OutboxSync})
+				}
+			}
 		}
 		return w, nil
 	})
+}
+
+// Outbox entry kinds: a password to deliver, or a user to reconcile.
+const (
+	OutboxPassword = store.OutboxPassword
+	OutboxSync     = store.OutboxSync
+)
+
+// syncRelevant reports whether a change (changedFields' list) is one a
+// directory cares about: anything but the password (which has its own
+// entry) and the second factor.
+func syncRelevant(changed string) bool {
+	for _, f := range strings.Split(changed, ",") {
+		switch f {
+		case "password", "totp", "":
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // changedFields names the top-level fields that differ, for the audit log
@@ -182,7 +210,21 @@ func (a *Authority) DeleteUser(ctx context.Context, id string, ifVersion int64) 
 		return err
 	}
 	ev := a.audit(ctx, "user.delete", "user", id, map[string]string{"userName": u.UserName})
-	return a.store.DeleteUser(ctx, id, ifVersion, store.Write{Audit: ev})
+	bs, err := a.store.Bindings(ctx, id)
+	if err != nil {
+		return err
+	}
+	w := store.Write{Audit: ev}
+	for _, b := range bs {
+		// The binding stays until its worker has disabled (or deleted) the
+		// account; the entry tells it to.
+		w.Outbox = append(w.Outbox, store.OutboxEntry{Directory: b.Directory, UserID: id, Kind: OutboxSync})
+	}
+	if err := a.store.DeleteUser(ctx, id, ifVersion, w); err != nil {
+		return err
+	}
+	_, err = a.EndSessions(ctx, id)
+	return err
 }
 
 // GetUser returns a user by id.
@@ -222,12 +264,34 @@ func (a *Authority) Bind(ctx context.Context, userID, directory, mode string) (*
 	if err := checkName("directory", directory, false); err != nil {
 		return nil, err
 	}
-	ev := a.audit(ctx, "binding.create", "user", userID, map[string]string{"directory": directory})
-	return a.store.PutBinding(ctx, &Binding{UserID: userID, Directory: directory, Mode: mode, NeedsPassword: true}, store.Write{Audit: ev})
+	return a.BindAccount(ctx, &Binding{UserID: userID, Directory: directory, Mode: mode, Source: "direct"})
+}
+
+// BindAccount binds a user to a directory with the binding's details (an
+// import knows the account's id). The directory's worker reconciles the
+// user at once; the binding waits for a password until one reaches it.
+func (a *Authority) BindAccount(ctx context.Context, b *Binding) (*Binding, error) {
+	if err := checkName("directory", b.Directory, false); err != nil {
+		return nil, err
+	}
+	if b.Mode != "" && b.Mode != "push" && b.Mode != "report" {
+		return nil, invalid("mode", "must be push or report")
+	}
+	c := *b
+	c.NeedsPassword, c.Status, c.Unbound = true, "pending", false
+	if c.Source == "" {
+		c.Source = "direct"
+	}
+	ev := a.audit(ctx, "binding.create", "user", c.UserID, map[string]string{"directory": c.Directory, "source": c.Source})
+	return a.store.PutBinding(ctx, &c, store.Write{Audit: ev, Outbox: []store.OutboxEntry{{Directory: c.Directory, UserID: c.UserID, Kind: OutboxSync}}})
 }
 
 // Unbind removes a user's binding to a directory.
 func (a *Authority) Unbind(ctx context.Context, userID, directory string) error {
 	ev := a.audit(ctx, "binding.delete", "user", userID, map[string]string{"directory": directory})
-	return a.store.DeleteBinding(ctx, userID, directory, store.Write{Audit: ev})
+	_, err := a.store.UpdateBinding(ctx, userID, directory, func(b *Binding) (store.Write, error) {
+		b.Unbound, b.Status = true, "pending"
+		return store.Write{Audit: ev, Outbox: []store.OutboxEntry{{Directory: directory, UserID: userID, Kind: OutboxSync}}}, nil
+	})
+	return err
 }

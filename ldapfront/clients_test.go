@@ -3,6 +3,7 @@ package ldapfront_test
 import (
 	"context"
 	"errors"
+	"github.com/headwater/headwater/authority/store"
 	"os/exec"
 	"strings"
 	"testing"
@@ -80,7 +81,7 @@ func TestOpenLDAPClients(t *testing.T) {
 	if _, code = ldapTool(t, "ldapwhoami", "-x", "-H", url, "-D", "alice", "-w", "Alice-Pass-2026"); code != 49 {
 		t.Fatal("the old password still binds")
 	}
-	if es, _ := f.st.Outbox(context.Background(), "corp-ad", 10); len(es) != 1 {
+	if es, _ := f.st.Outbox(context.Background(), "corp-ad", 10); countKind(es, store.OutboxPassword) != 1 {
 		t.Fatalf("the change is not in the outbox: %+v", es)
 	}
 	// Writes are refused with 53.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -253,6 +254,133 @@ func (s *Etcd) DeleteBinding(ctx context.Context, userID, directory string, w Wr
 		return &NotFoundError{Kind: kindBinding, Key: userID + "/" + directory}
 	}
 	return nil
+}
+
+// UpdateBinding changes a binding with fn, retrying on concurrent changes.
+func (s *Etcd) UpdateBinding(ctx context.Context, userID, directory string, fn func(*Binding) (Write, error)) (*Binding, error) {
+	key := s.bindingsPrefix(userID) + directory
+	for attempt := 0; attempt < 16; attempt++ {
+		tctx, cancel := s.withTimeout(ctx)
+		resp, err := s.cli.Get(tctx, key)
+		cancel()
+		if err != nil {
+			return nil, s.mapErr(err)
+		}
+		if len(resp.Kvs) == 0 {
+			return nil, &NotFoundError{Kind: kindBinding, Key: userID + "/" + directory}
+		}
+		var b Binding
+		if err := json.Unmarshal(resp.Kvs[0].Value, &b); err != nil {
+			return nil, fmt.Errorf("decoding binding %s: %w", key, err)
+		}
+		rev := resp.Kvs[0].ModRevision
+		w, err := fn(&b)
+		if err != nil {
+			return nil, err
+		}
+		b.UserID, b.Directory = userID, directory
+		data, err := json.Marshal(b)
+		if err != nil {
+			return nil, err
+		}
+		wops, err := s.writeOps(w)
+		if err != nil {
+			return nil, err
+		}
+		r, err := s.commit(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)},
+			append([]clientv3.Op{clientv3.OpPut(key, string(data))}, wops...))
+		if err != nil {
+			return nil, err
+		}
+		if r.Succeeded {
+			b.Version = r.Header.Revision
+			return &b, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: binding %s/%s kept changing", ErrConflict, userID, directory)
+}
+
+// BindingsOf lists every binding to a directory. It reads all bindings
+// from etcd (they are keyed by user), so it is for periodic passes, not
+// for request paths.
+func (s *Etcd) BindingsOf(ctx context.Context, directory string) ([]Binding, error) {
+	var out []Binding
+	key := s.key(colBindings)
+	end := prefixEnd(key)
+	for {
+		tctx, cancel := s.withTimeout(ctx)
+		resp, err := s.cli.Get(tctx, key, clientv3.WithRange(end), clientv3.WithLimit(5000))
+		cancel()
+		if err != nil {
+			return nil, s.mapErr(err)
+		}
+		for _, kv := range resp.Kvs {
+			if !strings.HasSuffix(string(kv.Key), "/"+directory) {
+				continue
+			}
+			var b Binding
+			if err := json.Unmarshal(kv.Value, &b); err != nil {
+				return nil, fmt.Errorf("decoding binding %s: %w", kv.Key, err)
+			}
+			if b.Directory != directory {
+				continue
+			}
+			b.Version = kv.ModRevision
+			out = append(out, b)
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return out, nil
+		}
+		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// UpdateOutbox rewrites an entry (attempts, next attempt, dead) if it has
+// not been replaced since it was read; a replaced entry is left alone and
+// reported as a precondition failure.
+func (s *Etcd) UpdateOutbox(ctx context.Context, e OutboxEntry) error {
+	key := s.outboxKey(e.Directory, e.UserID, e.Kind)
+	data, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	tctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	resp, err := s.cli.Txn(tctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", e.Version)).
+		Then(clientv3.OpPut(key, string(data))).Commit()
+	if err != nil {
+		return s.mapErr(err)
+	}
+	if !resp.Succeeded {
+		return &PreconditionError{Kind: "outbox entry", ID: e.Directory + "/" + e.UserID + "/" + e.Kind, Want: e.Version}
+	}
+	return nil
+}
+
+// WatchOutbox signals (coalesced) whenever an entry of directory is
+// written, until ctx ends.
+func (s *Etcd) WatchOutbox(ctx context.Context, directory string) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	go func() {
+		defer close(out)
+		for ctx.Err() == nil {
+			wc := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.key(colOutbox, directory, "/"), clientv3.WithPrefix(), clientv3.WithFilterDelete())
+			for resp := range wc {
+				if resp.Err() != nil {
+					break
+				}
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	return out
 }
 
 // Bindings lists a user's bindings, read from etcd.

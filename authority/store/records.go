@@ -237,9 +237,24 @@ type Binding struct {
 	// NeedsPassword is set while the directory has not received a
 	// cleartext password for the user: the next successful login anywhere
 	// queues it ("password takeover").
-	NeedsPassword bool      `json:"needsPassword,omitempty"`
-	Created       time.Time `json:"created"`
-	Version       int64     `json:"-"`
+	NeedsPassword bool `json:"needsPassword,omitempty"`
+	// ExternalID is the target's id of the account, once known.
+	ExternalID string `json:"externalId,omitempty"`
+	// Source is "direct" (an administrator or import bound the user) or
+	// "group" (the directory binds the members of some groups).
+	Source string `json:"source,omitempty"`
+	// Unbound marks a binding being undone: the worker disables the
+	// account in the target, then removes the binding.
+	Unbound bool `json:"unbound,omitempty"`
+	// Status is what the worker last found: pending, in_sync, mismatch
+	// (Mismatch names the attributes), error (Detail has the target's
+	// words).
+	Status   string    `json:"status,omitempty"`
+	Detail   string    `json:"detail,omitempty"`
+	Mismatch []string  `json:"mismatch,omitempty"`
+	LastSync time.Time `json:"lastSync,omitzero"`
+	Created  time.Time `json:"created"`
+	Version  int64     `json:"-"`
 }
 
 // OutboxEntry carries a change that a directory still has to receive. For
@@ -255,11 +270,19 @@ type OutboxEntry struct {
 	Created   time.Time `json:"created"`
 	Attempts  int       `json:"attempts,omitempty"`
 	LastError string    `json:"lastError,omitempty"`
+	// NextAttempt delays a retry; Dead parks an entry that failed for good
+	// (or too often) until an administrator retries or dismisses it.
+	NextAttempt time.Time `json:"nextAttempt,omitzero"`
+	Dead        bool      `json:"dead,omitempty"`
 	Version   int64     `json:"-"`
 }
 
 // OutboxPassword is the kind of an outbox entry carrying a sealed password.
 const OutboxPassword = "password"
+
+// OutboxSync is the kind of an outbox entry asking the directory's worker
+// to reconcile the user (attributes, state, binding or deletion).
+const OutboxSync = "sync"
 
 // AuditEvent records one change: who, what, when, from where. Details never
 // hold secrets.

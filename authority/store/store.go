@@ -126,6 +126,11 @@ type Store interface {
 	PutBinding(ctx context.Context, b *Binding, w Write) (*Binding, error)
 	DeleteBinding(ctx context.Context, userID, directory string, w Write) error
 	Bindings(ctx context.Context, userID string) ([]Binding, error)
+	UpdateBinding(ctx context.Context, userID, directory string, fn func(*Binding) (Write, error)) (*Binding, error)
+	BindingsOf(ctx context.Context, directory string) ([]Binding, error)
+	UpdateOutbox(ctx context.Context, e OutboxEntry) error
+	WatchOutbox(ctx context.Context, directory string) <-chan struct{}
+	Lock(ctx context.Context, name string, ttlSeconds int) (held context.Context, unlock func(), err error)
 
 	// EnqueueOutbox queues entries for directories the user is still bound
 	// to; an entry for a binding that no longer exists fails the whole call
