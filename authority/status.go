@@ -2,6 +2,7 @@ package authority
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -10,9 +11,10 @@ import (
 type DeliveryStatus struct {
 	Directory string `json:"directory"`
 	// State is pending (queued, not yet delivered), failed (delivery was
-	// tried and failed; it is retried), delivered (nothing queued), or
-	// waiting (the directory needs a password Headwater does not know yet:
-	// the next sign-in provides it).
+	// tried and failed; it is retried unless the target refused it),
+	// delivered, mismatch (report mode: the target differs), or waiting
+	// (the directory needs a password Headwater does not know yet: the
+	// next sign-in provides it).
 	State    string    `json:"state"`
 	Reason   string    `json:"reason,omitempty"`
 	Attempts int       `json:"attempts,omitempty"`
@@ -39,8 +41,22 @@ func (a *Authority) ChangeStatus(ctx context.Context, userID string) ([]Delivery
 				st.State, st.Reason = "failed", e.LastError
 			}
 		}
-		if len(entries) == 0 && b.NeedsPassword {
-			st.State, st.Reason = "waiting", "waiting for your next sign-in to learn the password"
+		if len(entries) == 0 {
+			switch {
+			case b.Unbound:
+				st.State, st.Reason = "pending", "the account is being disabled"
+			case b.Status == "error":
+				st.State, st.Reason = "failed", b.Detail
+			case b.Status == "mismatch":
+				st.State, st.Reason = "mismatch", "differs: "+strings.Join(b.Mismatch, ", ")
+			case b.Status == "" || b.Status == "pending":
+				st.State = "pending"
+			case b.NeedsPassword:
+				st.State, st.Reason = "waiting", "waiting for your next sign-in to learn the password"
+			}
+			if !b.LastSync.IsZero() {
+				st.Since = b.LastSync
+			}
 		}
 		out = append(out, st)
 	}

@@ -93,6 +93,10 @@ func NewRoot(stdio IO) *cobra.Command {
 		auditCmd(stdio),
 		keyCmd(stdio),
 		spCmd(stdio),
+		directoryCmd(stdio),
+		bindingCmd(stdio),
+		syncCmd(stdio),
+		importDirCmd(stdio),
 	)
 	return root
 }

@@ -42,8 +42,9 @@ type Config struct {
 	AuditRetention Duration `yaml:"auditRetention"`
 
 	// SessionTTL is how long a browser sign-in lasts.
-	SessionTTL Duration `yaml:"sessionTTL"`
-	SAML       SAML     `yaml:"saml"`
+	SessionTTL Duration   `yaml:"sessionTTL"`
+	SAML       SAML       `yaml:"saml"`
+	Connectors Connectors `yaml:"connectors"`
 
 	Etcd           Etcd           `yaml:"etcd"`
 	TLS            TLS            `yaml:"tls"`
@@ -105,6 +106,14 @@ type SAML struct {
 	AssertionValidity Duration `yaml:"assertionValidity"`
 	// LoginWindow is how long a user may spend signing in before the SP's request expires.
 	LoginWindow Duration `yaml:"loginWindow"`
+}
+
+// Connectors configures delivery to bound directories.
+type Connectors struct {
+	// CAFile adds certificate authorities (PEM) that targets' TLS certificates may chain to.
+	CAFile string `yaml:"caFile"`
+	// Disabled stops this replica from delivering (others still do).
+	Disabled bool `yaml:"disabled"`
 }
 
 // Log sets up log/slog. Env HEADWATER_LOG_LEVEL, HEADWATER_LOG_FORMAT.

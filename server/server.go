@@ -31,6 +31,7 @@ import (
 	"github.com/headwater/headwater/authority/store"
 	"github.com/headwater/headwater/authority/store/embedded"
 	"github.com/headwater/headwater/config"
+	"github.com/headwater/headwater/connectors"
 	"github.com/headwater/headwater/scim"
 	"github.com/headwater/headwater/server/api"
 )
@@ -54,6 +55,8 @@ type Server struct {
 	httpAddr  string
 	ldapAddr  string
 	ldapsAddr string
+
+	conns *connectors.Manager
 }
 
 // ConfigError is a configuration problem found while starting; the CLI
@@ -161,6 +164,16 @@ func (s *Server) Run(ctx context.Context) error {
 		return front.idp, nil
 	}}
 	adminAPI := api.New(auth, s.log.With("component", "api"))
+	if !s.cfg.Connectors.Disabled {
+		hc, err := connectorHTTPClient(s.cfg.Connectors.CAFile)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		s.conns = connectors.NewManager(connectors.ManagerConfig{Auth: auth, Logger: s.log.With("component", "connectors"), HTTPClient: hc})
+		adminAPI.SetConnectors(s.conns)
+		metrics.reg.MustRegister(s.conns.Collectors()...)
+	}
 	adminAPI.SetSAML(func(ctx context.Context) (api.SAML, error) {
 		if _, err := front.init(ctx, s.cfg, auth, publicURL, s.log); err != nil {
 			return nil, err
@@ -254,6 +267,9 @@ func (s *Server) becomeReady(ctx context.Context, st *store.Etcd, auth *authorit
 	}
 	if r := s.cfg.AuditRetention.D(); r > 0 {
 		go s.pruneAudit(ctx, st, r)
+	}
+	if s.conns != nil {
+		go s.conns.Run(ctx)
 	}
 	if s.opts.ReadyFile != "" {
 		if err := writeReadyFile(s.opts.ReadyFile, s.addrs()); err != nil {

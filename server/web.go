@@ -2,7 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net/http"
+	"os"
+	"time"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -55,4 +60,26 @@ func (s *Server) publicURL(scheme string) (*url.URL, error) {
 		return nil, fmt.Errorf("publicURL %q is not a URL", raw)
 	}
 	return u, nil
+}
+
+// connectorHTTPClient is the HTTP client connectors use: the system's CAs
+// plus caFile (a private CA of a target, or of a test emulator).
+func connectorHTTPClient(caFile string) (*http.Client, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("connectors.caFile: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("connectors.caFile %s holds no PEM certificate", caFile)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}, nil
 }

@@ -25,6 +25,7 @@ type API struct {
 	mux    *http.ServeMux
 	saml   func(ctx context.Context) (SAML, error)
 	public *url.URL
+	conns  Connectors
 }
 
 // New returns the admin API. Mount it at /api/v1/.
@@ -79,6 +80,19 @@ func (x *API) routes() {
 	h("DELETE /api/v1/saml/service-providers", x.deleteSP)
 	h("POST /api/v1/saml/keys/next", x.prepareKey)
 	h("POST /api/v1/saml/keys/promote", x.promoteKey)
+
+	h("POST /api/v1/directories", x.putDirectory)
+	h("GET /api/v1/directories", x.listDirectories)
+	h("GET /api/v1/directories/{name}", x.getDirectory)
+	h("DELETE /api/v1/directories/{name}", x.deleteDirectory)
+	h("POST /api/v1/directories/{name}/test", x.testDirectory)
+	h("GET /api/v1/directories/{name}/plan", x.planDirectory)
+	h("POST /api/v1/directories/{name}/import", x.importDirectory)
+	h("GET /api/v1/directories/{name}/bindings", x.directoryBindings)
+	h("GET /api/v1/directories/{name}/outbox", x.directoryOutbox)
+	h("POST /api/v1/directories/{name}/outbox/retry", x.retryOutbox)
+	h("POST /api/v1/directories/{name}/outbox/dismiss", x.dismissOutbox)
+	h("DELETE /api/v1/users/{id}/bindings/{directory}", x.unbindUser)
 	x.mux.Handle("/api/v1/", x.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path)}
 	}))

@@ -308,17 +308,9 @@ func (x *API) userBindings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	type bindingJSON struct {
-		Directory string    `json:"directory"`
-		Mode      string    `json:"mode,omitempty"`
-		Status    string    `json:"status"`
-		Created   time.Time `json:"created"`
-	}
-	out := page[bindingJSON]{Items: []bindingJSON{}, Total: len(bs)}
+	out := page[BindingJSON]{Items: []BindingJSON{}, Total: len(bs)}
 	for _, b := range bs {
-		// Until the connector framework reports on deliveries, every
-		// binding is pending.
-		out.Items = append(out.Items, bindingJSON{Directory: b.Directory, Mode: b.Mode, Status: "pending", Created: b.Created})
+		out.Items = append(out.Items, bindingJSON(b))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -1,0 +1,387 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/headwater/headwater/authority"
+	"github.com/headwater/headwater/authority/store"
+	"github.com/headwater/headwater/connectors"
+)
+
+// Connectors is what the API needs from the connector framework.
+type Connectors interface {
+	Test(ctx context.Context, d *authority.Directory) error
+	Plan(ctx context.Context, name string, fn func(connectors.PlanItem) error) error
+	Import(ctx context.Context, name string, opts connectors.ImportOptions) (*connectors.ImportResult, error)
+	Rescan(ctx context.Context) error
+}
+
+// SetConnectors connects the directory endpoints to the workers.
+func (x *API) SetConnectors(c Connectors) { x.conns = c }
+
+// DirectoryInput creates or replaces a directory.
+type DirectoryInput struct {
+	Name           string            `json:"name"`
+	Kind           string            `json:"kind"`
+	Settings       json.RawMessage   `json:"settings"`
+	Secrets        map[string]string `json:"secrets"`
+	Mode           string            `json:"mode"`
+	Groups         []string          `json:"groups"`
+	Login          string            `json:"login"`
+	DeleteInTarget bool              `json:"deleteInTarget"`
+	SyncEvery      string            `json:"syncEvery"`
+	ImportEvery    string            `json:"importEvery"`
+}
+
+// DirectoryJSON shows a directory; credentials never leave the server.
+type DirectoryJSON struct {
+	Name           string          `json:"name"`
+	Kind           string          `json:"kind"`
+	Settings       json.RawMessage `json:"settings,omitempty"`
+	HasSecrets     bool            `json:"hasSecrets"`
+	Mode           string          `json:"mode"`
+	Groups         []string        `json:"groups,omitempty"`
+	Login          string          `json:"login,omitempty"`
+	DeleteInTarget bool            `json:"deleteInTarget,omitempty"`
+	SyncEvery      string          `json:"syncEvery"`
+	ImportEvery    string          `json:"importEvery,omitempty"`
+	Created        time.Time       `json:"created"`
+	Modified       time.Time       `json:"modified"`
+	// Counts, in show only.
+	Bindings map[string]int `json:"bindings,omitempty"`
+	Queued   *int           `json:"queued,omitempty"`
+	Dead     *int           `json:"deadLetters,omitempty"`
+}
+
+func directoryJSON(d *authority.Directory) DirectoryJSON {
+	return DirectoryJSON{Name: d.Name, Kind: d.Kind, Settings: d.Settings, HasSecrets: d.Secrets != "", Mode: d.Mode,
+		Groups: d.Groups, Login: d.Login, DeleteInTarget: d.DeleteInTarget, SyncEvery: d.SyncPeriod().String(),
+		ImportEvery: d.ImportEvery, Created: d.Created, Modified: d.Modified}
+}
+
+func (x *API) putDirectory(w http.ResponseWriter, r *http.Request) error {
+	var in DirectoryInput
+	if err := decode(w, r, maxBody, &in); err != nil {
+		return err
+	}
+	k, err := connectors.Lookup(in.Kind)
+	if err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "kind", Message: err.Error()}
+	}
+	if len(in.Settings) == 0 {
+		in.Settings = json.RawMessage("{}")
+	}
+	existing, gerr := x.auth.GetDirectory(r.Context(), in.Name)
+	secretsForCheck := in.Secrets
+	if secretsForCheck == nil && gerr == nil {
+		// Validating new settings against the stored credentials.
+		if s, err := x.auth.DirectorySecrets(existing); err == nil {
+			secretsForCheck = s
+		}
+	}
+	if k.Validate != nil {
+		if err := k.Validate(in.Settings, secretsForCheck); err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid_settings", Field: "settings", Message: err.Error()}
+		}
+	}
+	var groups []string
+	for _, g := range in.Groups {
+		grp, err := x.auth.GetGroup(r.Context(), g)
+		if err != nil {
+			grp, err = x.auth.LookupGroup(r.Context(), authority.ByDisplayName, g)
+		}
+		if err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "groups", Message: "no group named " + g}
+		}
+		groups = append(groups, grp.ID)
+	}
+	d, err := x.auth.PutDirectory(r.Context(), &authority.Directory{Name: in.Name, Kind: in.Kind, Settings: in.Settings, Mode: in.Mode,
+		Groups: groups, Login: in.Login, DeleteInTarget: in.DeleteInTarget, SyncEvery: in.SyncEvery, ImportEvery: in.ImportEvery}, in.Secrets)
+	if err != nil {
+		return err
+	}
+	if x.conns != nil {
+		x.conns.Rescan(r.Context())
+	}
+	status := http.StatusCreated
+	if gerr == nil {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, directoryJSON(d))
+	return nil
+}
+
+func (x *API) listDirectories(w http.ResponseWriter, r *http.Request) error {
+	ds, err := x.auth.ListDirectories(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]DirectoryJSON, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, directoryJSON(d))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out, "total": len(out)})
+	return nil
+}
+
+func (x *API) getDirectory(w http.ResponseWriter, r *http.Request) error {
+	d, err := x.auth.GetDirectory(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	j := directoryJSON(d)
+	bs, err := x.auth.BindingsOf(r.Context(), d.Name)
+	if err != nil {
+		return err
+	}
+	j.Bindings = map[string]int{}
+	for _, b := range bs {
+		st := b.Status
+		if st == "" {
+			st = "pending"
+		}
+		j.Bindings[st]++
+	}
+	es, err := x.auth.Outbox(r.Context(), d.Name, store.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	q, dead := 0, 0
+	for _, e := range es {
+		if e.Dead {
+			dead++
+		} else {
+			q++
+		}
+	}
+	j.Queued, j.Dead = &q, &dead
+	writeJSON(w, http.StatusOK, j)
+	return nil
+}
+
+func (x *API) deleteDirectory(w http.ResponseWriter, r *http.Request) error {
+	if err := x.auth.DeleteDirectory(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
+	if x.conns != nil {
+		x.conns.Rescan(r.Context())
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (x *API) needConns() error {
+	if x.conns == nil {
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the connector framework is not running on this server"}
+	}
+	return nil
+}
+
+func (x *API) testDirectory(w http.ResponseWriter, r *http.Request) error {
+	if err := x.needConns(); err != nil {
+		return err
+	}
+	d, err := x.auth.GetDirectory(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	if err := x.conns.Test(ctx, d); err != nil {
+		out := map[string]any{"ok": false, "error": err.Error(), "reason": connectors.KindOf(err).String()}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	return nil
+}
+
+func (x *API) planDirectory(w http.ResponseWriter, r *http.Request) error {
+	if err := x.needConns(); err != nil {
+		return err
+	}
+	items := []connectors.PlanItem{}
+	counts := map[string]int{}
+	err := x.conns.Plan(r.Context(), r.PathValue("name"), func(it connectors.PlanItem) error {
+		counts[it.Action]++
+		if it.Action != "none" {
+			items = append(items, it)
+		}
+		return nil
+	})
+	if err != nil {
+		return mapConnErr(err)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "counts": counts})
+	return nil
+}
+
+func mapConnErr(err error) error {
+	var ce *connectors.Error
+	if errors.As(err, &ce) {
+		return &Error{Status: http.StatusBadGateway, Code: "target_" + ce.Kind.String(), Message: err.Error()}
+	}
+	return err
+}
+
+// importDirectory streams progress as NDJSON: {"progress":n} lines, then
+// {"result":{...}} or {"error":{...}}.
+func (x *API) importDirectory(w http.ResponseWriter, r *http.Request) error {
+	if err := x.needConns(); err != nil {
+		return err
+	}
+	var in struct {
+		DryRun       bool `json:"dryRun"`
+		CreateStaged bool `json:"createStaged"`
+	}
+	if r.ContentLength != 0 {
+		if err := decode(w, r, maxBody, &in); err != nil {
+			return err
+		}
+	}
+	if _, err := x.auth.GetDirectory(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	fl, _ := w.(http.Flusher)
+	res, err := x.conns.Import(r.Context(), r.PathValue("name"), connectors.ImportOptions{DryRun: in.DryRun, CreateStaged: in.CreateStaged,
+		Progress: func(n int) {
+			enc.Encode(map[string]int{"progress": n})
+			if fl != nil {
+				fl.Flush()
+			}
+		}})
+	if err != nil {
+		e := x.mapError(mapConnErr(err))
+		enc.Encode(map[string]any{"error": e})
+		return nil
+	}
+	enc.Encode(map[string]any{"result": res})
+	return nil
+}
+
+// BindingJSON is a binding with its status.
+type BindingJSON struct {
+	UserID        string    `json:"userId"`
+	UserName      string    `json:"userName,omitempty"`
+	Directory     string    `json:"directory"`
+	Mode          string    `json:"mode,omitempty"`
+	Source        string    `json:"source,omitempty"`
+	ExternalID    string    `json:"externalId,omitempty"`
+	Status        string    `json:"status"`
+	Detail        string    `json:"detail,omitempty"`
+	Mismatch      []string  `json:"mismatch,omitempty"`
+	NeedsPassword bool      `json:"needsPassword,omitempty"`
+	Unbinding     bool      `json:"unbinding,omitempty"`
+	LastSync      time.Time `json:"lastSync,omitzero"`
+	Created       time.Time `json:"created"`
+}
+
+func bindingJSON(b authority.Binding) BindingJSON {
+	st := b.Status
+	if st == "" {
+		st = "pending"
+	}
+	return BindingJSON{UserID: b.UserID, Directory: b.Directory, Mode: b.Mode, Source: b.Source, ExternalID: b.ExternalID,
+		Status: st, Detail: b.Detail, Mismatch: b.Mismatch, NeedsPassword: b.NeedsPassword, Unbinding: b.Unbound,
+		LastSync: b.LastSync, Created: b.Created}
+}
+
+func (x *API) directoryBindings(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if _, err := x.auth.GetDirectory(r.Context(), name); err != nil {
+		return err
+	}
+	bs, err := x.auth.BindingsOf(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	out := make([]BindingJSON, 0, len(bs))
+	for _, b := range bs {
+		j := bindingJSON(b)
+		if u, err := x.auth.GetUser(r.Context(), b.UserID); err == nil {
+			j.UserName = u.UserName
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out, "total": len(out)})
+	return nil
+}
+
+// OutboxJSON is an outbox entry without its sealed payload.
+type OutboxJSON struct {
+	UserID      string    `json:"userId"`
+	Kind        string    `json:"kind"`
+	Created     time.Time `json:"created"`
+	Attempts    int       `json:"attempts,omitempty"`
+	LastError   string    `json:"lastError,omitempty"`
+	NextAttempt time.Time `json:"nextAttempt,omitzero"`
+	Dead        bool      `json:"dead,omitempty"`
+}
+
+func (x *API) directoryOutbox(w http.ResponseWriter, r *http.Request) error {
+	es, err := x.auth.Outbox(r.Context(), r.PathValue("name"), store.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	deadOnly := r.URL.Query().Get("dead") != ""
+	out := []OutboxJSON{}
+	for _, e := range es {
+		if deadOnly && !e.Dead {
+			continue
+		}
+		out = append(out, OutboxJSON{UserID: e.UserID, Kind: e.Kind, Created: e.Created, Attempts: e.Attempts, LastError: e.LastError, NextAttempt: e.NextAttempt, Dead: e.Dead})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out, "total": len(out)})
+	return nil
+}
+
+// retryOutbox revives dead letters (all of the directory's, or one
+// user's); dismissOutbox drops them.
+func (x *API) retryOutbox(w http.ResponseWriter, r *http.Request) error  { return x.settleDead(w, r, false) }
+func (x *API) dismissOutbox(w http.ResponseWriter, r *http.Request) error { return x.settleDead(w, r, true) }
+
+func (x *API) settleDead(w http.ResponseWriter, r *http.Request, dismiss bool) error {
+	es, err := x.auth.Outbox(r.Context(), r.PathValue("name"), store.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	user := r.URL.Query().Get("userId")
+	n := 0
+	for _, e := range es {
+		if !e.Dead || (user != "" && e.UserID != user) {
+			continue
+		}
+		if dismiss {
+			err = x.auth.Delivered(r.Context(), e)
+		} else {
+			e.Dead, e.Attempts, e.NextAttempt, e.LastError = false, 0, time.Time{}, ""
+			err = x.auth.Retry(r.Context(), e)
+		}
+		if err != nil && !errors.Is(err, authority.ErrPrecondition) && !strings.Contains(err.Error(), "not found") {
+			return err
+		}
+		n++
+	}
+	key := "retried"
+	if dismiss {
+		key = "dismissed"
+	}
+	writeJSON(w, http.StatusOK, map[string]int{key: n})
+	return nil
+}
+
+func (x *API) unbindUser(w http.ResponseWriter, r *http.Request) error {
+	if err := x.auth.Unbind(r.Context(), r.PathValue("id"), r.PathValue("directory")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
