@@ -177,9 +177,13 @@ func Throttled(after time.Duration, msg string, err error) error {
 
 func AuthFailed(msg string, err error) error { return &Error{Kind: KindAuth, Message: msg, Err: err} }
 
-func Unreachable(msg string, err error) error { return &Error{Kind: KindUnreachable, Message: msg, Err: err} }
+func Unreachable(msg string, err error) error {
+	return &Error{Kind: KindUnreachable, Message: msg, Err: err}
+}
 
-func Transient(msg string, err error) error { return &Error{Kind: KindTransient, Message: msg, Err: err} }
+func Transient(msg string, err error) error {
+	return &Error{Kind: KindTransient, Message: msg, Err: err}
+}
 
 // KindOf classifies err; unclassified errors are transient.
 func KindOf(err error) ErrorKind {

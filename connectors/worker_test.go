@@ -357,7 +357,10 @@ func TestFailuresRetryAndDeadLetters(t *testing.T) {
 	// A user in a domain the target does not own is refused by Check.
 	v, _ := f.a.CreateUser(f.ctx, &authority.User{UserName: "vic", State: authority.StateActive, Emails: []authority.Email{{Value: "vic@elsewhere.example"}}}, "")
 	f.a.Bind(f.ctx, v.ID, f.dir, "")
-	eventually(t, "refused", func() bool { b := f.binding(t, v.ID); return b.Status == "error" && strings.Contains(b.Detail, "not ours") })
+	eventually(t, "refused", func() bool {
+		b := f.binding(t, v.ID)
+		return b.Status == "error" && strings.Contains(b.Detail, "not ours")
+	})
 }
 
 func TestGroupBindings(t *testing.T) {

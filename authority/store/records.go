@@ -274,7 +274,7 @@ type OutboxEntry struct {
 	// (or too often) until an administrator retries or dismisses it.
 	NextAttempt time.Time `json:"nextAttempt,omitzero"`
 	Dead        bool      `json:"dead,omitempty"`
-	Version   int64     `json:"-"`
+	Version     int64     `json:"-"`
 }
 
 // OutboxPassword is the kind of an outbox entry carrying a sealed password.

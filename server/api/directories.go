@@ -345,8 +345,12 @@ func (x *API) directoryOutbox(w http.ResponseWriter, r *http.Request) error {
 
 // retryOutbox revives dead letters (all of the directory's, or one
 // user's); dismissOutbox drops them.
-func (x *API) retryOutbox(w http.ResponseWriter, r *http.Request) error  { return x.settleDead(w, r, false) }
-func (x *API) dismissOutbox(w http.ResponseWriter, r *http.Request) error { return x.settleDead(w, r, true) }
+func (x *API) retryOutbox(w http.ResponseWriter, r *http.Request) error {
+	return x.settleDead(w, r, false)
+}
+func (x *API) dismissOutbox(w http.ResponseWriter, r *http.Request) error {
+	return x.settleDead(w, r, true)
+}
 
 func (x *API) settleDead(w http.ResponseWriter, r *http.Request, dismiss bool) error {
 	es, err := x.auth.Outbox(r.Context(), r.PathValue("name"), store.MaxPageSize)
