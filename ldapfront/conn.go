@@ -9,8 +9,11 @@ import (
 	"io"
 	"net"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
 
 	"github.com/headwater/headwater/ldapfront/wire"
 )
@@ -201,6 +204,17 @@ func (c *conn) dispatch(ctx context.Context, msg *wire.Message) bool {
 			return c.startTLS(msg.ID)
 		}
 	}
+	// A search that can match at most one entry through a unique index
+	// (uid=..., mail=..., entryUUID=...) runs here, on the reading
+	// goroutine, when nothing else is in flight: it takes microseconds, and
+	// handing it to a worker costs more than the search itself. Anything
+	// that might run long goes to a worker, so Abandon stays readable.
+	if sr, ok := msg.Op.(*wire.SearchRequest); ok && len(c.sem) == 0 && uniqueLookup(sr.Filter, 0) {
+		rctx, cancel := context.WithTimeout(ctx, c.s.cfg.RequestTimeout)
+		c.recover(msg.ID, wire.TagSearchResultDone, func() { c.handle(rctx, msg) })
+		cancel()
+		return !c.isClosed()
+	}
 	// Everything else runs concurrently, a bounded number at a time.
 	select {
 	case c.sem <- struct{}{}:
@@ -371,4 +385,34 @@ func responseFor(t wire.OpTag, r wire.Result) any {
 		return &wire.CompareResponse{Result: r}
 	}
 	return &wire.ExtendedResponse{Result: r}
+}
+
+// uniqueAttrs are the attributes whose equality names at most one entry.
+var uniqueAttrs = map[string]bool{"uid": true, "mail": true, "entryuuid": true, "uidnumber": true}
+
+// uniqueLookup reports whether a filter is an equality on a unique
+// attribute, or an AND holding one: such a search matches at most one
+// entry and needs no scan.
+func uniqueLookup(f *ber.Packet, depth int) bool {
+	if f == nil || depth > 4 || f.ClassType != ber.ClassContext {
+		return false
+	}
+	switch f.Tag {
+	case 3: // equalityMatch
+		if len(f.Children) != 2 {
+			return false
+		}
+		name, ok := f.Children[0].Value.(string)
+		if !ok && f.Children[0].Data != nil {
+			name = f.Children[0].Data.String()
+		}
+		return uniqueAttrs[strings.ToLower(name)]
+	case 0: // and
+		for _, k := range f.Children {
+			if uniqueLookup(k, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
 }
