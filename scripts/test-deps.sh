@@ -14,6 +14,9 @@ command -v ldapsearch >/dev/null 2>&1 || need+=(ldap-utils)
 # internal/browsertest runs Debian's build at exactly this path.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
+# python-ldap3 (Debian's build, for Debian's /usr/bin/python3) reads the
+# LDAP front end's subschema as Python applications do.
+/usr/bin/python3 -c 'import ldap3' >/dev/null 2>&1 || need+=(python3-ldap3)
 # The test SP is node-saml; an image's own Node.js (with its npm) is kept.
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
