@@ -225,9 +225,9 @@ func (l *lazy) get(ctx context.Context) (http.Handler, error) {
 func (l *lazy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h, err := l.get(r.Context())
 	if err != nil {
-		l.log.Warn("starting "+l.what+" failed; will retry", "err", err)
+		l.log.Error("starting "+l.what+" failed; will retry on the next request (replicas must share the sealing key file)", "err", err)
 		w.Header().Set("Retry-After", "5")
-		http.Error(w, "Headwater is starting; try again in a few seconds.", http.StatusServiceUnavailable)
+		http.Error(w, "Headwater's sign-in pages are not available yet (still starting, or a configuration problem the server log names). Try again shortly.", http.StatusServiceUnavailable)
 		return
 	}
 	h.ServeHTTP(w, r)
