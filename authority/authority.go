@@ -7,6 +7,7 @@ package authority
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/headwater/headwater/authority/limiter"
@@ -83,6 +84,10 @@ type Authority struct {
 	adminDigest string
 	log         *slog.Logger
 	now         func() time.Time
+
+	dirMu  sync.Mutex
+	dirAt  time.Time
+	dirAll []string // directories that bind every user
 }
 
 // New returns an Authority. Zero Hasher, Policy and Limiter take their

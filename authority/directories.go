@@ -27,6 +27,9 @@ type Directory struct {
 	Mode string `json:"mode"`
 	// Groups bind their members: joining one binds, leaving all unbinds.
 	Groups []string `json:"groups,omitempty"`
+	// AllUsers binds every user, from creation: a user created with a
+	// password has it delivered with their account.
+	AllUsers bool `json:"allUsers,omitempty"`
 	// Login chooses the account's login name: "email" (the primary email,
 	// as a UPN) or "userName".
 	Login string `json:"login,omitempty"`
@@ -295,4 +298,50 @@ func (a *Authority) BindingFor(ctx context.Context, userID, directory string) (*
 		}
 	}
 	return nil, &store.NotFoundError{Kind: "binding", Key: userID + "/" + directory}
+}
+
+// allUsersDirectories returns the directories that bind every user,
+// cached for two seconds (user creation is a hot path).
+func (a *Authority) allUsersDirectories(ctx context.Context) ([]string, error) {
+	a.dirMu.Lock()
+	defer a.dirMu.Unlock()
+	if time.Since(a.dirAt) < 2*time.Second {
+		return a.dirAll, nil
+	}
+	ds, err := a.ListDirectories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.dirAll = a.dirAll[:0]
+	for _, d := range ds {
+		if d.AllUsers {
+			a.dirAll = append(a.dirAll, d.Name)
+		}
+	}
+	a.dirAt = time.Now()
+	return a.dirAll, nil
+}
+
+// newUserWrite adds to w what creating u means for the directories that
+// take every user: a binding each, a sync entry, and the password sealed
+// for them when one was given.
+func (a *Authority) newUserWrite(ctx context.Context, u *User, pw string, w store.Write) (store.Write, error) {
+	dirs, err := a.allUsersDirectories(ctx)
+	if err != nil {
+		return w, err
+	}
+	var bs []Binding
+	for _, d := range dirs {
+		bs = append(bs, Binding{UserID: u.ID, Directory: d, Source: "all", Status: "pending", NeedsPassword: pw == ""})
+		w.Outbox = append(w.Outbox, store.OutboxEntry{Directory: d, UserID: u.ID, Kind: OutboxSync})
+	}
+	w.Bindings = bs
+	if pw != "" && len(bs) > 0 {
+		es, err := a.sealFor(bs, u.ID, pw)
+		if err != nil {
+			return w, err
+		}
+		w.Outbox = append(w.Outbox, es...)
+	}
+	return w, nil
 }

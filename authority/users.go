@@ -20,7 +20,11 @@ func (a *Authority) CreateUser(ctx context.Context, u *User, pw string) (*User, 
 		return nil, err
 	}
 	ev := a.audit(ctx, "user.create", "user", u.ID, map[string]string{"userName": u.UserName})
-	created, err := a.store.CreateUser(ctx, u, store.Write{Audit: ev})
+	w, err := a.newUserWrite(ctx, u, pw, store.Write{Audit: ev})
+	if err != nil {
+		return nil, err
+	}
+	created, err := a.store.CreateUser(ctx, u, w)
 	if err != nil {
 		return nil, err
 	}
@@ -45,8 +49,13 @@ func (a *Authority) CreateUsers(ctx context.Context, users []*User, passwords []
 			errs[i] = err
 			continue
 		}
+		w, err := a.newUserWrite(ctx, u, pw, store.Write{Audit: a.audit(ctx, "user.create", "user", u.ID, map[string]string{"userName": u.UserName, "via": "import"})})
+		if err != nil {
+			errs[i] = err
+			continue
+		}
 		batch = append(batch, u)
-		ws = append(ws, store.Write{Audit: a.audit(ctx, "user.create", "user", u.ID, map[string]string{"userName": u.UserName, "via": "import"})})
+		ws = append(ws, w)
 		pos = append(pos, i)
 	}
 	created, cerrs := a.store.CreateUsers(ctx, batch, ws)

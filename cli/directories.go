@@ -82,6 +82,7 @@ are sealed before they are stored and never shown again.`,
 	f.BoolVar(&secretsStdin, "secrets-stdin", false, "read credentials KEY=VALUE, one per line, from stdin")
 	f.StringVar(&in.Mode, "mode", "", "push (Headwater wins, default) or report (only record differences)")
 	f.StringSliceVar(&in.Groups, "groups", nil, "bind the members of these groups (names or ids)")
+	f.BoolVar(&in.AllUsers, "all-users", false, "bind every user, from creation (passwords set at creation are delivered)")
 	f.StringVar(&in.Login, "login", "", "account login: email (default, as UPN) or userName")
 	f.BoolVar(&in.DeleteInTarget, "delete-in-target", false, "delete accounts of deleted users (default: disable them)")
 	f.StringVar(&in.SyncEvery, "sync-every", "", "full reconcile period (default 3h)")

@@ -224,11 +224,16 @@ func (w *worker) serve(ctx context.Context) error {
 	feed := true
 	for ctx.Err() == nil {
 		now := time.Now()
-		if len(w.dir.Groups) > 0 && !now.Before(nextMembers) {
+		if !now.Before(nextMembers) {
 			if err := w.syncMembers(ctx); err != nil {
 				w.log().Warn("group bindings", "err", err)
 			}
 			nextMembers = now.Add(w.m.cfg.MembershipEvery)
+			if w.dir.AllUsers && len(w.dir.Groups) == 0 {
+				// New users are bound as they are created; this pass only
+				// catches users from before the directory existed.
+				nextMembers = now.Add(max(w.m.cfg.MembershipEvery, 5*time.Minute))
+			}
 		}
 		if feed && !now.Before(nextFeed) && !w.paused() {
 			if err := w.followFeed(ctx, conn); errors.Is(err, ErrNoChangeFeed) {
@@ -581,6 +586,16 @@ func (w *worker) reconcile(ctx context.Context, conn Connector, uid, password st
 func (w *worker) syncMembers(ctx context.Context) error {
 	a := w.m.auth
 	members := map[string]bool{}
+	source := "group"
+	if w.dir.AllUsers {
+		source = "all"
+		if err := a.EachUser(ctx, "", func(u *authority.User) bool {
+			members[u.ID] = true
+			return ctx.Err() == nil
+		}); err != nil {
+			return err
+		}
+	}
 	for _, g := range w.dir.Groups {
 		opts := authority.ListOptions{Limit: store.MaxPageSize}
 		for {
@@ -611,19 +626,19 @@ func (w *worker) syncMembers(ctx context.Context) error {
 	for id := range members {
 		b := bound[id]
 		if b == nil {
-			if _, err := a.BindAccount(ctx, &authority.Binding{UserID: id, Directory: w.dir.Name, Source: "group"}); err != nil && !errors.Is(err, authority.ErrNotFound) {
+			if _, err := a.BindAccount(ctx, &authority.Binding{UserID: id, Directory: w.dir.Name, Source: source}); err != nil && !errors.Is(err, authority.ErrNotFound) {
 				return fmt.Errorf("binding a member: %w", err)
 			}
 			continue
 		}
-		if b.Unbound && b.Source == "group" {
+		if b.Unbound && (b.Source == "group" || b.Source == "all") {
 			// Back in a group before the unbinding finished.
 			a.UpdateBinding(ctx, id, w.dir.Name, func(x *authority.Binding) { x.Unbound = false })
 			a.EnqueueSync(ctx, w.dir.Name, []string{id})
 		}
 	}
 	for id, b := range bound {
-		if b.Source == "group" && !b.Unbound && !members[id] {
+		if (b.Source == "group" || b.Source == "all") && !b.Unbound && !members[id] {
 			if err := a.Unbind(ctx, id, w.dir.Name); err != nil && !errors.Is(err, authority.ErrNotFound) {
 				return fmt.Errorf("unbinding a former member: %w", err)
 			}

@@ -444,3 +444,33 @@ func TestTwoReplicasOneDelivery(t *testing.T) {
 		}
 	}
 }
+
+// TestAllUsersGetsPasswordAtCreation: a directory that binds every user
+// receives the password given at creation with the new account, and users
+// from before the directory existed are bound by the worker's pass.
+func TestAllUsersGetsPasswordAtCreation(t *testing.T) {
+	a, _ := authoritytest.New(t, nil)
+	old, err := a.CreateUser(context.Background(), &authority.User{UserName: "olda", State: authority.StateActive,
+		Emails: []authority.Email{{Value: "olda@example.com"}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := start(t, a, "push")
+	d, _ := a.GetDirectory(f.ctx, f.dir)
+	d.AllUsers = true
+	if _, err := a.PutDirectory(f.ctx, d, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond) // the authority caches the directory list for 2 s
+	u, err := a.CreateUser(f.ctx, &authority.User{UserName: "nina", State: authority.StateActive,
+		Emails: []authority.Email{{Value: "nina@example.com"}}}, "Nina-At-Creation-2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "created with the password", func() bool { _, pw, ok := f.tg.account("nina@example.com"); return ok && pw == "Nina-At-Creation-2026" })
+	eventually(t, "binding done", func() bool { b := f.binding(t, u.ID); return b != nil && b.Status == "in_sync" && !b.NeedsPassword })
+	eventually(t, "earlier user bound too", func() bool { _, _, ok := f.tg.account("olda@example.com"); return ok })
+	if b := f.binding(t, old.ID); b.Source != "all" || !b.NeedsPassword {
+		t.Fatalf("earlier user's binding: %+v", b)
+	}
+}

@@ -221,6 +221,19 @@ func (s *Etcd) writeOps(w Write) ([]clientv3.Op, error) {
 		}
 		ops = append(ops, op)
 	}
+	for _, b := range w.Bindings {
+		if b.UserID == "" || b.Directory == "" || strings.Contains(b.Directory, "/") {
+			return nil, errors.New("a binding needs a user id and a directory name without '/'")
+		}
+		if b.Created.IsZero() {
+			b.Created = s.now().UTC()
+		}
+		data, err := json.Marshal(b)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, clientv3.OpPut(s.bindingsPrefix(b.UserID)+b.Directory, string(data)))
+	}
 	for _, e := range w.Outbox {
 		if e.Directory == "" || e.UserID == "" || e.Kind == "" {
 			return nil, errors.New("outbox entry needs a directory, a user and a kind")

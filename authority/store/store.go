@@ -18,6 +18,9 @@ import (
 type Write struct {
 	Audit  *AuditEvent
 	Outbox []OutboxEntry
+	// Bindings are created with the change (a new user bound to the
+	// directories that take every user).
+	Bindings []Binding
 }
 
 // UserUpdate is applied to a copy of the current user inside UpdateUser.

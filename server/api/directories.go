@@ -32,6 +32,7 @@ type DirectoryInput struct {
 	Secrets        map[string]string `json:"secrets"`
 	Mode           string            `json:"mode"`
 	Groups         []string          `json:"groups"`
+	AllUsers       bool              `json:"allUsers"`
 	Login          string            `json:"login"`
 	DeleteInTarget bool              `json:"deleteInTarget"`
 	SyncEvery      string            `json:"syncEvery"`
@@ -46,6 +47,7 @@ type DirectoryJSON struct {
 	HasSecrets     bool            `json:"hasSecrets"`
 	Mode           string          `json:"mode"`
 	Groups         []string        `json:"groups,omitempty"`
+	AllUsers       bool            `json:"allUsers,omitempty"`
 	Login          string          `json:"login,omitempty"`
 	DeleteInTarget bool            `json:"deleteInTarget,omitempty"`
 	SyncEvery      string          `json:"syncEvery"`
@@ -60,7 +62,7 @@ type DirectoryJSON struct {
 
 func directoryJSON(d *authority.Directory) DirectoryJSON {
 	return DirectoryJSON{Name: d.Name, Kind: d.Kind, Settings: d.Settings, HasSecrets: d.Secrets != "", Mode: d.Mode,
-		Groups: d.Groups, Login: d.Login, DeleteInTarget: d.DeleteInTarget, SyncEvery: d.SyncPeriod().String(),
+		Groups: d.Groups, AllUsers: d.AllUsers, Login: d.Login, DeleteInTarget: d.DeleteInTarget, SyncEvery: d.SyncPeriod().String(),
 		ImportEvery: d.ImportEvery, Created: d.Created, Modified: d.Modified}
 }
 
@@ -101,7 +103,7 @@ func (x *API) putDirectory(w http.ResponseWriter, r *http.Request) error {
 		groups = append(groups, grp.ID)
 	}
 	d, err := x.auth.PutDirectory(r.Context(), &authority.Directory{Name: in.Name, Kind: in.Kind, Settings: in.Settings, Mode: in.Mode,
-		Groups: groups, Login: in.Login, DeleteInTarget: in.DeleteInTarget, SyncEvery: in.SyncEvery, ImportEvery: in.ImportEvery}, in.Secrets)
+		Groups: groups, AllUsers: in.AllUsers, Login: in.Login, DeleteInTarget: in.DeleteInTarget, SyncEvery: in.SyncEvery, ImportEvery: in.ImportEvery}, in.Secrets)
 	if err != nil {
 		return err
 	}
