@@ -114,6 +114,8 @@ type Connectors struct {
 	CAFile string `yaml:"caFile"`
 	// Disabled stops this replica from delivering (others still do).
 	Disabled bool `yaml:"disabled"`
+	// FeedEvery is how often targets' change feeds (Graph delta, AD uSNChanged) are read.
+	FeedEvery Duration `yaml:"feedEvery"`
 }
 
 // Log sets up log/slog. Env HEADWATER_LOG_LEVEL, HEADWATER_LOG_FORMAT.
@@ -157,6 +159,7 @@ func Default() Config {
 		// fill etcd's quota.
 		AuditRetention: Duration(365 * 24 * time.Hour),
 		SessionTTL:     Duration(8 * time.Hour),
+		Connectors:     Connectors{FeedEvery: Duration(time.Minute)},
 		SAML:           SAML{AssertionValidity: Duration(5 * time.Minute), LoginWindow: Duration(30 * time.Minute)},
 		Etcd: Etcd{
 			Prefix:              "/headwater/",

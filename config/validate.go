@@ -74,6 +74,7 @@ func (c Config) Validate() error {
 
 	v.nonNegative("auditRetention", c.AuditRetention, "8760h")
 	v.nonNegative("sessionTTL", c.SessionTTL, "8h")
+	v.nonNegative("connectors.feedEvery", c.Connectors.FeedEvery, "1m")
 	v.nonNegative("saml.assertionValidity", c.SAML.AssertionValidity, "5m")
 	v.nonNegative("saml.loginWindow", c.SAML.LoginWindow, "30m")
 	if (c.SAML.KeyFile == "") != (c.SAML.CertFile == "") {

@@ -99,8 +99,19 @@ func (m *Manager) Import(ctx context.Context, name string, opts ImportOptions) (
 			u, by = nu, "created"
 		}
 		mt := Match{Account: acct, UserID: u.ID, User: u.UserName, By: by}
-		if ext, bound := byUser[u.ID]; bound && ext != acct.ID {
+		if ext, bound := byUser[u.ID]; bound && ext != "" && ext != acct.ID {
 			res.Conflicts = append(res.Conflicts, mt)
+			return nil
+		} else if bound {
+			// Bound, but the account was not found yet: this is it.
+			if !opts.DryRun {
+				if _, err := m.auth.UpdateBinding(ctx, u.ID, name, func(b *authority.Binding) { b.ExternalID = acct.ID }); err != nil {
+					return fmt.Errorf("recording %s's account: %w", u.UserName, err)
+				}
+			}
+			byUser[u.ID] = acct.ID
+			res.Matched++
+			res.Matches = append(res.Matches, mt)
 			return nil
 		}
 		if !opts.DryRun {

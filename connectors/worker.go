@@ -46,6 +46,7 @@ type Manager struct {
 
 	mu      sync.Mutex
 	workers map[string]*worker
+	runCtx  context.Context // Run's: workers live under it, never under a request's
 }
 
 // NewManager builds a Manager; Run starts it.
@@ -79,6 +80,9 @@ func (m *Manager) Collectors() []prometheus.Collector { return m.metrics.collect
 
 // Run starts and stops workers as directories come and go, until ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
+	m.mu.Lock()
+	m.runCtx = ctx
+	m.mu.Unlock()
 	t := time.NewTicker(m.cfg.Rescan)
 	defer t.Stop()
 	defer m.stopAll()
@@ -95,6 +99,7 @@ func (m *Manager) Run(ctx context.Context) error {
 }
 
 // Rescan re-reads the directories now (the API calls it after a change).
+// Before Run it does nothing: Run reads them when it starts.
 func (m *Manager) Rescan(ctx context.Context) error { return m.rescan(ctx) }
 
 func (m *Manager) rescan(ctx context.Context) error {
@@ -104,6 +109,9 @@ func (m *Manager) rescan(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.runCtx == nil || m.runCtx.Err() != nil {
+		return nil
+	}
 	seen := map[string]bool{}
 	for _, d := range dirs {
 		seen[d.Name] = true
@@ -114,7 +122,7 @@ func (m *Manager) rescan(ctx context.Context) error {
 			w.stop() // changed: restart with the new settings
 		}
 		w := &worker{m: m, dir: d, done: make(chan struct{})}
-		wctx, cancel := context.WithCancel(ctx)
+		wctx, cancel := context.WithCancel(m.runCtx)
 		w.cancel = cancel
 		m.workers[d.Name] = w
 		go w.run(wctx)
@@ -689,11 +697,14 @@ func (w *worker) followFeed(ctx context.Context, conn Connector) error {
 }
 
 // fullPassIfDue queues a reconcile of every bound user once per period,
-// counted across replicas.
+// counted across replicas, and once after every change of the directory.
 func (w *worker) fullPassIfDue(ctx context.Context) error {
 	a := w.m.auth
 	period := w.dir.SyncPeriod()
-	if err := a.ClaimState(ctx, "connector-pass", w.dir.Name, period); errors.Is(err, authority.ErrStateClaimed) {
+	// The claim names the directory's version too: a change of settings or
+	// mode (report to push, say) is followed by a pass that applies it.
+	key := fmt.Sprintf("%s@%d", w.dir.Name, w.dir.Modified.UnixNano())
+	if err := a.ClaimState(ctx, "connector-pass", key, period); errors.Is(err, authority.ErrStateClaimed) {
 		return nil
 	} else if err != nil {
 		return err

@@ -170,7 +170,8 @@ func (s *Server) Run(ctx context.Context) error {
 			ln.Close()
 			return err
 		}
-		s.conns = connectors.NewManager(connectors.ManagerConfig{Auth: auth, Logger: s.log.With("component", "connectors"), HTTPClient: hc})
+		s.conns = connectors.NewManager(connectors.ManagerConfig{Auth: auth, Logger: s.log.With("component", "connectors"), HTTPClient: hc,
+			FeedEvery: s.cfg.Connectors.FeedEvery.D()})
 		adminAPI.SetConnectors(s.conns)
 		metrics.reg.MustRegister(s.conns.Collectors()...)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,7 +41,11 @@ func start(t *testing.T, mutate func(*config.Config)) *running {
 		mutate(&cfg)
 	}
 	ready := filepath.Join(t.TempDir(), "ready.json")
-	srv, err := server.New(cfg, server.Options{ReadyFile: ready})
+	opts := server.Options{ReadyFile: ready}
+	if os.Getenv("HEADWATER_TEST_LOG") != "" {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := server.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

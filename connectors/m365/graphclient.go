@@ -33,9 +33,11 @@ const requestTimeout = 60 * time.Second
 // build is several times cheaper.
 //
 // The middleware chain is the SDK's default minus its retry handler: that
-// handler sleeps through 429 and 503 answers on its own (up to three times,
-// 180 s at most) and hides them, while this connector must decide whether
-// to wait or to hand the Retry-After to the framework (see retry.go).
+// handler sleeps through 429, 503 and 504 answers on its own (three times,
+// up to 180 s) where nobody sees them, while this connector must decide
+// whether to wait or to hand the Retry-After to the framework, whose
+// worker holds the directory's lock meanwhile (see retry.go). The rest stays:
+// gzip of request bodies, redirects, the SdkVersion and User-Agent headers.
 // Serializers are per adapter rather than the SDK's process-wide registry,
 // so that nothing here depends on global state being set up by someone.
 func newAdapter(tc tenantConfig, base *http.Client, tokens *tokenSource) (*core.GraphRequestAdapterBase, error) {

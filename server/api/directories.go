@@ -262,10 +262,17 @@ func (x *API) importDirectory(w http.ResponseWriter, r *http.Request) error {
 		}})
 	if err != nil {
 		e := x.mapError(mapConnErr(err))
-		enc.Encode(map[string]any{"error": e})
+		if e.Status >= 500 {
+			x.log.Error("import failed", "directory", r.PathValue("name"), "err", err)
+		}
+		if werr := enc.Encode(map[string]any{"error": e}); werr != nil {
+			x.log.Warn("writing the import's error", "err", werr)
+		}
 		return nil
 	}
-	enc.Encode(map[string]any{"result": res})
+	if werr := enc.Encode(map[string]any{"result": res}); werr != nil {
+		x.log.Warn("writing the import's result", "err", werr)
+	}
 	return nil
 }
 

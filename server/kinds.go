@@ -1,0 +1,4 @@
+package server
+
+// The kinds of directory this server delivers to register themselves.
+import _ "github.com/headwater/headwater/connectors/m365"
