@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,6 +179,9 @@ type worker struct {
 
 	pauseMu sync.Mutex
 	pause   time.Time // throttled or credentials failing: wait until then
+
+	listing   map[string]Account // the target's accounts by lowercased login and email, for bulk passes
+	listingAt time.Time
 }
 
 func (w *worker) stop() {
@@ -332,6 +336,9 @@ func (w *worker) deliverDue(ctx context.Context, conn Connector) error {
 	}
 	w.m.metrics.queue.WithLabelValues(w.dir.Name).Set(float64(queued))
 	w.m.metrics.dead.WithLabelValues(w.dir.Name).Set(float64(dead))
+	if b, ok := conn.(Batcher); ok && len(order) >= bulkThreshold && !w.paused() {
+		order = w.bulkCreate(ctx, conn, b, order, byUser)
+	}
 	sem := make(chan struct{}, w.m.cfg.Parallel)
 	var wg sync.WaitGroup
 	for _, uid := range order {
@@ -731,4 +738,128 @@ func (w *worker) scheduledImport(ctx context.Context, period time.Duration) {
 		return
 	}
 	w.log().Info("scheduled import", "accounts", res.Accounts, "matched", res.Matched, "unmatched", len(res.Unmatched))
+}
+
+// bulkThreshold is how many users due at once make a bulk pass worth it.
+const bulkThreshold = 40
+
+// bulkCreate provisions, through the target's batch API, the due users
+// that have no account yet: one listing of the target replaces a lookup
+// per user, and creates go twenty to a request. It returns the users left
+// for the one-by-one path (those with accounts, unbinding, deleted,
+// refused, or in report mode).
+func (w *worker) bulkCreate(ctx context.Context, conn Connector, bt Batcher, order []string, byUser map[string][]store.OutboxEntry) []string {
+	a := w.m.auth
+	if w.listing == nil || time.Since(w.listingAt) > time.Minute {
+		idx := map[string]Account{}
+		err := conn.List(ctx, func(acct Account) error {
+			idx[strings.ToLower(acct.Login)] = acct
+			if acct.Email != "" {
+				idx[strings.ToLower(acct.Email)] = acct
+			}
+			return nil
+		})
+		if err != nil {
+			w.noteFailure(err)
+			w.log().Info("bulk pass: listing the target failed; delivering one by one", "err", err)
+			return order
+		}
+		w.listing, w.listingAt = idx, time.Now()
+	}
+	type owner struct {
+		uid      string
+		es       []store.OutboxEntry
+		password bool
+	}
+	var ops []BatchOp
+	var owners []owner
+	var rest []string
+	for _, uid := range order {
+		b, err := a.BindingFor(ctx, uid, w.dir.Name)
+		mode := w.dir.Mode
+		if err == nil && b.Mode != "" {
+			mode = b.Mode
+		}
+		if err != nil || b.ExternalID != "" || b.Unbound || mode != "push" {
+			rest = append(rest, uid)
+			continue
+		}
+		u, err := a.GetUser(ctx, uid)
+		if err != nil {
+			rest = append(rest, uid)
+			continue
+		}
+		want := Desire(w.dir, u)
+		acct, found := w.listing[strings.ToLower(want.Login)]
+		if !found && want.Email != "" {
+			acct, found = w.listing[strings.ToLower(want.Email)]
+		}
+		if found {
+			// The account exists: adopt it; the one-by-one path compares.
+			a.UpdateBinding(ctx, uid, w.dir.Name, func(x *authority.Binding) { x.ExternalID = acct.ID })
+			rest = append(rest, uid)
+			continue
+		}
+		if conn.Check(ctx, want) != nil {
+			rest = append(rest, uid)
+			continue
+		}
+		o := owner{uid: uid, es: byUser[uid]}
+		pw := ""
+		for _, e := range o.es {
+			if e.Kind == authority.OutboxPassword {
+				if p, err := a.OpenOutboxPassword(e); err == nil {
+					pw, o.password = p, true
+				}
+			}
+		}
+		if pw == "" {
+			pw = GeneratePassword()
+		}
+		ops = append(ops, BatchOp{Kind: BatchCreate, Desired: want, Password: pw})
+		owners = append(owners, o)
+	}
+	if len(ops) == 0 {
+		return rest
+	}
+	// Chunks of 100 (five $batch requests each) run side by side.
+	const chunk = 100
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, w.m.cfg.Parallel)
+	for lo := 0; lo < len(ops); lo += chunk {
+		hi := min(lo+chunk, len(ops))
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer func() { <-sem; wg.Done() }()
+			errs := bt.Batch(ctx, ops[lo:hi])
+			for i, err := range errs {
+				o := owners[lo+i]
+				if err != nil {
+					w.fail(ctx, o.uid, o.es, err)
+					continue
+				}
+				created := ops[lo+i].Created
+				a.UpdateBinding(ctx, o.uid, w.dir.Name, func(x *authority.Binding) {
+					x.Status, x.Detail, x.Mismatch, x.LastSync = "in_sync", "", nil, time.Now().UTC()
+					if created != nil {
+						x.ExternalID = created.ID
+					}
+					if o.password {
+						x.NeedsPassword = false
+					} else {
+						x.Detail = "account created; waiting for the user's password (their next sign-in)"
+					}
+				})
+				for _, e := range o.es {
+					if err := a.Delivered(ctx, e); err == nil {
+						w.m.metrics.latency.WithLabelValues(w.dir.Name, e.Kind).Observe(time.Since(e.Created).Seconds())
+					}
+				}
+			}
+		}(lo, hi)
+	}
+	wg.Wait()
+	w.log().Info("bulk pass", "created", len(ops), "left", len(rest))
+	return rest
 }

@@ -102,3 +102,41 @@ func TestM365TwoReplicas(t *testing.T) {
 		t.Fatalf("%d rep users in M365 after %d create requests; want 30 and 30", n, posts)
 	}
 }
+
+// TestM365BulkProvisioning: many users due at once go through one listing
+// of the tenant and JSON $batch creates, with their passwords.
+func TestM365BulkProvisioning(t *testing.T) {
+	e, toGraph := startGraph(t)
+	s := start(t, toGraph)
+	want(t, s.admin(t, "POST", "/api/v1/directories", m365Directory(e, "contoso", "push", true)), 201)
+	time.Sleep(2100 * time.Millisecond)
+	var users []map[string]any
+	for i := 0; i < 120; i++ {
+		users = append(users, map[string]any{"userName": fmt.Sprintf("bulk%03d", i), "email": fmt.Sprintf("bulk%03d@contoso.example", i),
+			"state": "active", "password": fmt.Sprintf("Bulk-Pass-%03d-2026", i)})
+	}
+	want(t, s.admin(t, "POST", "/api/v1/users/import", map[string]any{"users": users}), 200)
+	waitFor(t, "120 users in M365", func() bool { us, _ := e.Users("contoso"); return len(us) >= 122 })
+	for i := 0; i < 120; i += 17 {
+		if pw, _ := e.PasswordOf("contoso", fmt.Sprintf("bulk%03d@contoso.example", i)); pw != fmt.Sprintf("Bulk-Pass-%03d-2026", i) {
+			t.Fatalf("bulk%03d has password %q", i, pw)
+		}
+	}
+	batches, single := 0, 0
+	for _, r := range e.Requests() {
+		switch {
+		case r.Method == "POST" && strings.HasSuffix(r.Path, "/$batch"):
+			batches++
+		case r.Method == "POST" && strings.HasSuffix(r.Path, "/users") && !r.InBatch:
+			single++
+		}
+	}
+	if batches < 6 || single > 20 {
+		t.Fatalf("%d $batch requests and %d single creates for 120 users: the bulk path was not taken", batches, single)
+	}
+	waitFor(t, "bindings in sync", func() bool {
+		d := s.admin(t, "GET", "/api/v1/directories/contoso", nil)
+		b, _ := d.body["bindings"].(map[string]any)
+		return b["in_sync"] == 120.0
+	})
+}

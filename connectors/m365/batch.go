@@ -15,42 +15,20 @@ import (
 )
 
 // BatchOpKind says what a BatchOp does.
-type BatchOpKind int
-
-// The operations Batch can carry: the ones a bulk pass issues by the
-// thousand (first provisioning of a directory, a password policy change).
-const (
-	// BatchCreate creates Desired with Password, like Connector.Create.
-	BatchCreate BatchOpKind = iota + 1
-	// BatchUpdate applies Patch to the account ID, like Connector.Update.
-	BatchUpdate
-	// BatchSetPassword sets Password on the account ID, like
-	// Connector.SetPassword.
-	BatchSetPassword
+// BatchOp, BatchOpKind and its values are the framework's (see
+// connectors.Batcher); the names stay here for callers of this package.
+type (
+	BatchOpKind = connectors.BatchOpKind
+	BatchOp     = connectors.BatchOp
 )
 
-func (k BatchOpKind) String() string {
-	switch k {
-	case BatchCreate:
-		return "create"
-	case BatchUpdate:
-		return "update"
-	case BatchSetPassword:
-		return "set password"
-	}
-	return fmt.Sprintf("BatchOpKind(%d)", int(k))
-}
+const (
+	BatchCreate      = connectors.BatchCreate
+	BatchUpdate      = connectors.BatchUpdate
+	BatchSetPassword = connectors.BatchSetPassword
+)
 
-// BatchOp is one operation of a Batch. Fields other than those its Kind
-// uses are ignored.
-type BatchOp struct {
-	Kind     BatchOpKind
-	ID       string              // BatchUpdate, BatchSetPassword
-	Desired  connectors.Desired  // BatchCreate
-	Password string              // BatchCreate, BatchSetPassword
-	Patch    connectors.Patch    // BatchUpdate
-	Created  *connectors.Account // set by Batch when a BatchCreate succeeds
-}
+var _ connectors.Batcher = (*Conn)(nil)
 
 // maxBatchSteps is Graph's limit of requests in one JSON batch (the SDK
 // refuses a 21st step).
