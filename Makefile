@@ -7,7 +7,7 @@ GO       ?= go
 BIN      := bin/headwater
 FUZZTIME ?= 30s
 
-.PHONY: build run test test-deps vet bench bench-1m bench-ldap bench-saml fuzz cross clean
+.PHONY: build run test test-deps vet bench bench-1m bench-ldap bench-saml bench-m365 fuzz cross clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/headwater
@@ -65,6 +65,12 @@ clean:
 bench-saml:
 	$(GO) build -o bin/samlbench ./tools/samlbench
 	./bin/samlbench -phase 5s
+
+# Delivery to Microsoft 365 through the Graph emulator with 50 ms latency: initial sync of
+# 10,000 users beside the lower bound, and password change -> delivery p50/p99.
+bench-m365:
+	$(GO) build -o bin/m365bench ./tools/m365bench
+	./bin/m365bench -users 10000 -latency 50ms
 
 # LDAP front end beside OpenLDAP's slapd (installs slapd and ldap-utils when missing).
 bench-ldap: build
