@@ -345,3 +345,32 @@ func (a *Authority) newUserWrite(ctx context.Context, u *User, pw string, w stor
 	}
 	return w, nil
 }
+
+// BindMany binds users to a directory (a group or all-users pass), fifty
+// to a transaction; users deleted meanwhile are skipped.
+func (a *Authority) BindMany(ctx context.Context, directory, source string, userIDs []string) error {
+	for len(userIDs) > 0 {
+		n := min(len(userIDs), 50)
+		chunk := userIDs[:n]
+		userIDs = userIDs[n:]
+		bs := make([]Binding, 0, n)
+		w := store.Write{}
+		for _, id := range chunk {
+			bs = append(bs, Binding{UserID: id, Directory: directory, Source: source, Status: "pending", NeedsPassword: true})
+			w.Outbox = append(w.Outbox, store.OutboxEntry{Directory: directory, UserID: id, Kind: OutboxSync})
+		}
+		err := a.store.PutBindings(ctx, bs, w)
+		if errors.Is(err, ErrNotFound) {
+			for _, id := range chunk { // one went away: one by one
+				if _, err := a.BindAccount(ctx, &Binding{UserID: id, Directory: directory, Source: source}); err != nil && !errors.Is(err, ErrNotFound) {
+					return err
+				}
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -638,12 +638,11 @@ func (w *worker) syncMembers(ctx context.Context) error {
 	for i := range bs {
 		bound[bs[i].UserID] = &bs[i]
 	}
+	var missing []string
 	for id := range members {
 		b := bound[id]
 		if b == nil {
-			if _, err := a.BindAccount(ctx, &authority.Binding{UserID: id, Directory: w.dir.Name, Source: source}); err != nil && !errors.Is(err, authority.ErrNotFound) {
-				return fmt.Errorf("binding a member: %w", err)
-			}
+			missing = append(missing, id)
 			continue
 		}
 		if b.Unbound && (b.Source == "group" || b.Source == "all") {
@@ -651,6 +650,10 @@ func (w *worker) syncMembers(ctx context.Context) error {
 			a.UpdateBinding(ctx, id, w.dir.Name, func(x *authority.Binding) { x.Unbound = false })
 			a.EnqueueSync(ctx, w.dir.Name, []string{id})
 		}
+	}
+	sort.Strings(missing)
+	if err := a.BindMany(ctx, w.dir.Name, source, missing); err != nil {
+		return fmt.Errorf("binding members: %w", err)
 	}
 	for id, b := range bound {
 		if (b.Source == "group" || b.Source == "all") && !b.Unbound && !members[id] {

@@ -239,6 +239,31 @@ func (s *Etcd) PutBinding(ctx context.Context, b *Binding, w Write) (*Binding, e
 	return &c, nil
 }
 
+// PutBindings creates many bindings (and w) in one transaction; every
+// user must exist. At most 100 bindings per call.
+func (s *Etcd) PutBindings(ctx context.Context, bs []Binding, w Write) error {
+	if len(bs) > 100 {
+		return errors.New("at most 100 bindings per transaction")
+	}
+	w.Bindings = append(append([]Binding(nil), w.Bindings...), bs...)
+	ops, err := s.writeOps(w)
+	if err != nil {
+		return err
+	}
+	cmps := make([]clientv3.Cmp, 0, len(bs))
+	for _, b := range bs {
+		cmps = append(cmps, exists(s.userKey(b.UserID)))
+	}
+	resp, err := s.commit(ctx, cmps, ops)
+	if err != nil {
+		return err
+	}
+	if !resp.Succeeded {
+		return &NotFoundError{Kind: kindUser, Key: "(one of the bound users)"}
+	}
+	return nil
+}
+
 // DeleteBinding unbinds a user from a directory.
 func (s *Etcd) DeleteBinding(ctx context.Context, userID, directory string, w Write) error {
 	key := s.bindingsPrefix(userID) + directory

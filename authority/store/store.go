@@ -130,6 +130,7 @@ type Store interface {
 	DeleteBinding(ctx context.Context, userID, directory string, w Write) error
 	Bindings(ctx context.Context, userID string) ([]Binding, error)
 	UpdateBinding(ctx context.Context, userID, directory string, fn func(*Binding) (Write, error)) (*Binding, error)
+	PutBindings(ctx context.Context, bs []Binding, w Write) error
 	BindingsOf(ctx context.Context, directory string) ([]Binding, error)
 	UpdateOutbox(ctx context.Context, e OutboxEntry) error
 	WatchOutbox(ctx context.Context, directory string) <-chan struct{}
