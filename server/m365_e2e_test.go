@@ -3,9 +3,13 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -101,12 +105,37 @@ func TestM365EndToEnd(t *testing.T) {
 		t.Fatalf("M365 user: %+v", u)
 	}
 
-	// Password change through the admin API (the portal and ldappasswd go
-	// through the same authority call), then a name change over SCIM.
-	want(t, s.admin(t, "POST", "/api/v1/users/"+uid+"/password", map[string]any{"password": "Erin-Changed-2027"}), 204)
+	// Erin changes her password on the portal; the status panel's JSON
+	// follows it to "delivered". Then a name change over SCIM.
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	body := func(resp *http.Response, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	m := csrf.FindStringSubmatch(body(c.Get(s.url + "/login")))
+	home := body(c.PostForm(s.url+"/login", url.Values{"username": {"erin"}, "password": {"Erin-From-HR-2026"}, "csrf": {m[1]}, "next": {"/"}}))
+	m = csrf.FindStringSubmatch(home)
+	if m == nil {
+		t.Fatalf("portal home: %s", home)
+	}
+	done := body(c.PostForm(s.url+"/password", url.Values{"csrf": {m[1]}, "current": {"Erin-From-HR-2026"}, "new": {"Erin-Changed-2027"}, "confirm": {"Erin-Changed-2027"}}))
+	if !strings.Contains(done, "Your password was changed") {
+		t.Fatalf("portal password change: %s", done)
+	}
 	waitFor(t, "new password in M365", func() bool {
 		pw, _ := e.PasswordOf("contoso", "erin@contoso.example")
 		return pw == "Erin-Changed-2027"
+	})
+	waitFor(t, "status panel says delivered", func() bool {
+		st := body(c.Get(s.url + "/status.json"))
+		return strings.Contains(st, `"directory":"contoso"`) && strings.Contains(st, `"state":"delivered"`)
 	})
 	want(t, s.admin(t, "PATCH", "/scim/v2/Users/"+uid, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"name.familyName","value":"Ng-Smith"}]}`, "Content-Type", "application/scim+json"), 200)
 	waitFor(t, "surname in M365", func() bool { u, _ := e.User("contoso", "erin@contoso.example"); return u.Surname == "Ng-Smith" })
