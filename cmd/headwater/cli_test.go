@@ -101,6 +101,27 @@ func TestCLI(t *testing.T) {
 	must("", `"next"`, "sp", "key", "prepare")
 	must("", "https://wiki.example.com/saml: removed", "sp", "remove", "https://wiki.example.com/saml")
 	must("", "/activate?token=", "user", "activation-link", "cid")
+	// Directories: credentials from stdin, an unreachable tenant that
+	// `directory test` names, bindings by name.
+	settings := filepath.Join(dir, "m365.json")
+	os.WriteFile(settings, []byte(`{"tenants":[{"tenantId":"contoso","clientId":"app","authorityHost":"https://127.0.0.1:1","graphURL":"https://127.0.0.1:1/v1.0"}]}`), 0o600)
+	if _, errs, code := run("", "directory", "add", "m365test", "--kind", "m365", "--settings-file", settings); code != 1 || !strings.Contains(errs, "contoso.clientSecret") {
+		t.Fatalf("directory add without a credential: exit %d %s", code, errs)
+	}
+	must("contoso.clientSecret=s3cret\n", `"hasSecrets": true`, "directory", "add", "m365test", "--kind", "m365", "--settings-file", settings, "--secrets-stdin", "--mode", "report")
+	if out := must("", "m365test", "directory", "list"); !strings.Contains(out, "report") {
+		t.Fatalf("directory list:\n%s", out)
+	}
+	if _, errs, code := run("", "directory", "test", "m365test"); code != 1 || !strings.Contains(errs, "m365test") {
+		t.Fatalf("directory test of an unreachable tenant: exit %d %s", code, errs)
+	}
+	must("", "ann: bound to m365test", "binding", "add", "ann", "m365test")
+	must("", "m365test", "binding", "list", "ann")
+	must("", `"queued"`, "directory", "show", "m365test")
+	must("", "ann: unbinding from m365test", "binding", "remove", "ann", "m365test")
+	if _, errs, code := run("", "directory", "add", "x", "--kind", "nope"); code != 1 || !strings.Contains(errs, "unknown directory kind") {
+		t.Fatalf("unknown kind: exit %d %s", code, errs)
+	}
 	must("", "jdoe: deleted", "user", "delete", "jdoe")
 	if _, errs, code := run("", "user", "get", "jdoe"); code != 1 || !strings.Contains(errs, "no user") {
 		t.Fatalf("get a deleted user: exit %d %s", code, errs)
