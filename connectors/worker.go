@@ -403,7 +403,9 @@ func (w *worker) fail(ctx context.Context, uid string, es []store.OutboxEntry, e
 		e.Attempts++
 		e.LastError = err.Error()
 		switch {
-		case kind == KindRejected || e.Attempts >= w.m.cfg.MaxAttempts:
+		case kind == KindRejected || (e.Attempts >= w.m.cfg.MaxAttempts && kind != KindThrottled):
+			// Throttling never makes a dead letter: the target asked us to
+			// wait, and everything is delivered once it lets us.
 			e.Dead = true
 		case kind == KindThrottled:
 			var ce *Error
