@@ -374,3 +374,10 @@ func (a *Authority) BindMany(ctx context.Context, directory, source string, user
 	}
 	return nil
 }
+
+// Settle records a delivery in one transaction: the binding's new state
+// and the removal of the delivered entries. It fails with ErrPrecondition
+// when something changed meanwhile; callers then settle step by step.
+func (a *Authority) Settle(ctx context.Context, b Binding, delivered []store.OutboxEntry) error {
+	return a.store.SettleBinding(ctx, b, delivered)
+}

@@ -267,8 +267,12 @@ func (w *worker) serve(ctx context.Context) error {
 			nextImport = now.Add(time.Minute)
 		}
 		if !w.paused() {
-			if err := w.deliverDue(ctx, conn); err != nil && ctx.Err() == nil {
+			more, err := w.deliverDue(ctx, conn)
+			if err != nil && ctx.Err() == nil {
 				w.log().Warn("delivering", "err", err)
+			}
+			if more && err == nil {
+				continue // a full page: the next one is already waiting
 			}
 		}
 		select {
@@ -311,10 +315,10 @@ func (w *worker) noteFailure(err error) {
 
 // deliverDue reconciles every user with due outbox entries, a bounded
 // number at a time; one user's entries are handled together, in order.
-func (w *worker) deliverDue(ctx context.Context, conn Connector) error {
+func (w *worker) deliverDue(ctx context.Context, conn Connector) (more bool, err error) {
 	entries, err := w.m.auth.Outbox(ctx, w.dir.Name, store.MaxPageSize)
 	if err != nil {
-		return err
+		return false, err
 	}
 	now := time.Now()
 	byUser := map[string][]store.OutboxEntry{}
@@ -353,7 +357,8 @@ func (w *worker) deliverDue(ctx context.Context, conn Connector) error {
 		}(uid, byUser[uid])
 	}
 	wg.Wait()
-	return nil
+	// A full page with work done in it: more may be due right behind it.
+	return len(entries) == store.MaxPageSize && len(byUser) > 0, nil
 }
 
 // deliverUser reconciles one user and settles their entries.
@@ -775,6 +780,7 @@ func (w *worker) bulkCreate(ctx context.Context, conn Connector, bt Batcher, ord
 		uid      string
 		es       []store.OutboxEntry
 		password bool
+		binding  authority.Binding
 	}
 	var ops []BatchOp
 	var owners []owner
@@ -809,7 +815,7 @@ func (w *worker) bulkCreate(ctx context.Context, conn Connector, bt Batcher, ord
 			rest = append(rest, uid)
 			continue
 		}
-		o := owner{uid: uid, es: byUser[uid]}
+		o := owner{uid: uid, es: byUser[uid], binding: *b}
 		pw := ""
 		for _, e := range o.es {
 			if e.Kind == authority.OutboxPassword {
@@ -845,6 +851,22 @@ func (w *worker) bulkCreate(ctx context.Context, conn Connector, bt Batcher, ord
 					continue
 				}
 				created := ops[lo+i].Created
+				// One transaction: binding state and the delivered entries.
+				nb := o.binding
+				nb.Status, nb.Detail, nb.Mismatch, nb.LastSync = "in_sync", "", nil, time.Now().UTC()
+				if created != nil {
+					nb.ExternalID = created.ID
+				}
+				nb.NeedsPassword = !o.password
+				if !o.password {
+					nb.Detail = "account created; waiting for the user's password (their next sign-in)"
+				}
+				if err := a.Settle(ctx, nb, o.es); err == nil {
+					for _, e := range o.es {
+						w.m.metrics.latency.WithLabelValues(w.dir.Name, e.Kind).Observe(time.Since(e.Created).Seconds())
+					}
+					continue
+				}
 				a.UpdateBinding(ctx, o.uid, w.dir.Name, func(x *authority.Binding) {
 					x.Status, x.Detail, x.Mismatch, x.LastSync = "in_sync", "", nil, time.Now().UTC()
 					if created != nil {

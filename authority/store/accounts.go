@@ -264,6 +264,36 @@ func (s *Etcd) PutBindings(ctx context.Context, bs []Binding, w Write) error {
 	return nil
 }
 
+// SettleBinding writes a binding's new state and deletes delivered outbox
+// entries in one transaction, if neither the binding (b.Version) nor any
+// entry (its Version) changed since they were read; otherwise it writes
+// nothing and returns a *PreconditionError, and the caller settles them
+// one by one.
+func (s *Etcd) SettleBinding(ctx context.Context, b Binding, delivered []OutboxEntry) error {
+	key := s.bindingsPrefix(b.UserID) + b.Directory
+	data, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", b.Version)}
+	ops := []clientv3.Op{clientv3.OpPut(key, string(data))}
+	for _, e := range delivered {
+		k := s.outboxKey(e.Directory, e.UserID, e.Kind)
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", e.Version))
+		ops = append(ops, clientv3.OpDelete(k))
+	}
+	tctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	resp, err := s.cli.Txn(tctx).If(cmps...).Then(ops...).Commit()
+	if err != nil {
+		return s.mapErr(err)
+	}
+	if !resp.Succeeded {
+		return &PreconditionError{Kind: kindBinding, ID: b.UserID + "/" + b.Directory, Want: b.Version}
+	}
+	return nil
+}
+
 // DeleteBinding unbinds a user from a directory.
 func (s *Etcd) DeleteBinding(ctx context.Context, userID, directory string, w Write) error {
 	key := s.bindingsPrefix(userID) + directory

@@ -131,6 +131,7 @@ type Store interface {
 	Bindings(ctx context.Context, userID string) ([]Binding, error)
 	UpdateBinding(ctx context.Context, userID, directory string, fn func(*Binding) (Write, error)) (*Binding, error)
 	PutBindings(ctx context.Context, bs []Binding, w Write) error
+	SettleBinding(ctx context.Context, b Binding, delivered []OutboxEntry) error
 	BindingsOf(ctx context.Context, directory string) ([]Binding, error)
 	UpdateOutbox(ctx context.Context, e OutboxEntry) error
 	WatchOutbox(ctx context.Context, directory string) <-chan struct{}
