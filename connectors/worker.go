@@ -726,6 +726,11 @@ func (w *worker) fullPassIfDue(ctx context.Context) error {
 	} else if err != nil {
 		return err
 	}
+	if w.dir.Created.Equal(w.dir.Modified) && time.Since(w.dir.Created) < period {
+		// A new directory: binding its users queues every one of them
+		// already; the first full pass comes after a period.
+		return nil
+	}
 	bs, err := a.BindingsOf(ctx, w.dir.Name)
 	if err != nil {
 		return err
@@ -782,53 +787,73 @@ func (w *worker) bulkCreate(ctx context.Context, conn Connector, bt Batcher, ord
 		password bool
 		binding  authority.Binding
 	}
+	// Preparing a user costs a few etcd reads; do it side by side, keeping
+	// the order of the due list.
+	type prepared struct {
+		op   *BatchOp
+		own  owner
+		rest bool
+	}
+	preps := make([]prepared, len(order))
+	var pwg sync.WaitGroup
+	psem := make(chan struct{}, 2*w.m.cfg.Parallel)
+	for i, uid := range order {
+		psem <- struct{}{}
+		pwg.Add(1)
+		go func(i int, uid string) {
+			defer func() { <-psem; pwg.Done() }()
+			preps[i].rest = true
+			b, err := a.BindingFor(ctx, uid, w.dir.Name)
+			mode := w.dir.Mode
+			if err == nil && b.Mode != "" {
+				mode = b.Mode
+			}
+			if err != nil || b.ExternalID != "" || b.Unbound || mode != "push" {
+				return
+			}
+			u, err := a.GetUser(ctx, uid)
+			if err != nil {
+				return
+			}
+			want := Desire(w.dir, u)
+			acct, found := w.listing[strings.ToLower(want.Login)]
+			if !found && want.Email != "" {
+				acct, found = w.listing[strings.ToLower(want.Email)]
+			}
+			if found {
+				// The account exists: adopt it; the one-by-one path compares.
+				a.UpdateBinding(ctx, uid, w.dir.Name, func(x *authority.Binding) { x.ExternalID = acct.ID })
+				return
+			}
+			if conn.Check(ctx, want) != nil {
+				return
+			}
+			o := owner{uid: uid, es: byUser[uid], binding: *b}
+			pw := ""
+			for _, e := range o.es {
+				if e.Kind == authority.OutboxPassword {
+					if p, err := a.OpenOutboxPassword(e); err == nil {
+						pw, o.password = p, true
+					}
+				}
+			}
+			if pw == "" {
+				pw = GeneratePassword()
+			}
+			preps[i] = prepared{op: &BatchOp{Kind: BatchCreate, Desired: want, Password: pw}, own: o}
+		}(i, uid)
+	}
+	pwg.Wait()
 	var ops []BatchOp
 	var owners []owner
 	var rest []string
-	for _, uid := range order {
-		b, err := a.BindingFor(ctx, uid, w.dir.Name)
-		mode := w.dir.Mode
-		if err == nil && b.Mode != "" {
-			mode = b.Mode
-		}
-		if err != nil || b.ExternalID != "" || b.Unbound || mode != "push" {
-			rest = append(rest, uid)
+	for i, p := range preps {
+		if p.rest {
+			rest = append(rest, order[i])
 			continue
 		}
-		u, err := a.GetUser(ctx, uid)
-		if err != nil {
-			rest = append(rest, uid)
-			continue
-		}
-		want := Desire(w.dir, u)
-		acct, found := w.listing[strings.ToLower(want.Login)]
-		if !found && want.Email != "" {
-			acct, found = w.listing[strings.ToLower(want.Email)]
-		}
-		if found {
-			// The account exists: adopt it; the one-by-one path compares.
-			a.UpdateBinding(ctx, uid, w.dir.Name, func(x *authority.Binding) { x.ExternalID = acct.ID })
-			rest = append(rest, uid)
-			continue
-		}
-		if conn.Check(ctx, want) != nil {
-			rest = append(rest, uid)
-			continue
-		}
-		o := owner{uid: uid, es: byUser[uid], binding: *b}
-		pw := ""
-		for _, e := range o.es {
-			if e.Kind == authority.OutboxPassword {
-				if p, err := a.OpenOutboxPassword(e); err == nil {
-					pw, o.password = p, true
-				}
-			}
-		}
-		if pw == "" {
-			pw = GeneratePassword()
-		}
-		ops = append(ops, BatchOp{Kind: BatchCreate, Desired: want, Password: pw})
-		owners = append(owners, o)
+		ops = append(ops, *p.op)
+		owners = append(owners, p.own)
 	}
 	if len(ops) == 0 {
 		return rest

@@ -18,6 +18,7 @@ type tenant struct {
 	byUPN      map[string]string // lowercased userPrincipalName -> id
 	order      []string          // live ids, sorted: the paging order
 	tombstones []*user           // deleted users, kept for delta's @removed entries
+	byMail     map[string]int    // live users per lowercased mail, so uniqueness checks stay O(1)
 
 	// seq numbers every change in the tenant; delta tokens remember a seq and later return
 	// whatever changed after it.
@@ -60,8 +61,24 @@ func (t *tenant) set(u *user, name string, v any) {
 		return
 	}
 	t.seq++
+	if name == "mail" && t.users[u.id()] == u {
+		t.countMail(u.str("mail"), -1)
+		if m, _ := v.(string); m != "" {
+			t.countMail(m, 1)
+		}
+	}
 	u.props[name] = v
 	u.propSeq[name] = t.seq
+}
+
+func (t *tenant) countMail(mail string, d int) {
+	if mail == "" {
+		return
+	}
+	k := strings.ToLower(mail)
+	if t.byMail[k] += d; t.byMail[k] <= 0 {
+		delete(t.byMail, k)
+	}
 }
 
 func equalValue(a, b any) bool {
@@ -83,6 +100,7 @@ func newTenant(tc TenantConfig) *tenant {
 		apps:    slices.Clone(tc.Apps),
 		users:   map[string]*user{},
 		byUPN:   map[string]string{},
+		byMail:  map[string]int{},
 	}
 	if len(t.domains) == 0 {
 		t.domains = []Domain{{Name: t.id + ".onmicrosoft.com", Verified: true, Default: true}}
@@ -154,6 +172,7 @@ func (t *tenant) insert(u *user) {
 	id := u.id()
 	t.users[id] = u
 	t.byUPN[strings.ToLower(u.upn())] = id
+	t.countMail(u.str("mail"), 1)
 	i, _ := slices.BinarySearch(t.order, id)
 	t.order = slices.Insert(t.order, i, id)
 }
@@ -170,6 +189,7 @@ func (t *tenant) remove(u *user) {
 	id := u.id()
 	delete(t.users, id)
 	delete(t.byUPN, strings.ToLower(u.upn()))
+	t.countMail(u.str("mail"), -1)
 	if i, ok := slices.BinarySearch(t.order, id); ok {
 		t.order = slices.Delete(t.order, i, i+1)
 	}
@@ -180,12 +200,14 @@ func (t *tenant) remove(u *user) {
 
 // mailTaken reports whether another live user already has this mail address.
 func (t *tenant) mailTaken(mail, exceptID string) bool {
-	for id, u := range t.users {
-		if id != exceptID && mail != "" && strings.EqualFold(u.str("mail"), mail) {
-			return true
-		}
+	if mail == "" {
+		return false
 	}
-	return false
+	n := t.byMail[strings.ToLower(mail)]
+	if u := t.users[exceptID]; u != nil && strings.EqualFold(u.str("mail"), mail) {
+		n--
+	}
+	return n > 0
 }
 
 // newObjectID returns a random UUID (version 4), the shape of Entra object ids.

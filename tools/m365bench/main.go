@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"os"
@@ -30,11 +31,15 @@ import (
 
 const token = "m365bench-admin-token-0123456789"
 
+var serverLog = "error"
+
 func main() {
 	users := flag.Int("users", 10000, "users to provision")
 	latency := flag.Duration("latency", 50*time.Millisecond, "latency the emulator adds to every Graph request")
 	samples := flag.Int("samples", 200, "password changes to time")
+	logLevel := flag.String("log", "error", "server log level (info shows the workers' passes)")
 	flag.Parse()
+	serverLog = *logLevel
 	if err := run(*users, *latency, *samples); err != nil {
 		fmt.Fprintln(os.Stderr, "m365bench:", err)
 		os.Exit(1)
@@ -62,10 +67,14 @@ func run(n int, latency time.Duration, samples int) error {
 	cfg.HTTPAddr, cfg.LDAPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DataDir = filepath.Join(dir, "server")
 	cfg.AdminToken = token
-	cfg.Log.Level = "error"
+	cfg.Log.Level = serverLog
 	cfg.Connectors.CAFile = ca
 	ready := filepath.Join(dir, "ready.json")
-	srv, err := server.New(cfg, server.Options{ReadyFile: ready})
+	opts := server.Options{ReadyFile: ready}
+	if serverLog != "error" {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	srv, err := server.New(cfg, opts)
 	if err != nil {
 		return err
 	}
