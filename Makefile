@@ -7,7 +7,7 @@ GO       ?= go
 BIN      := bin/headwater
 FUZZTIME ?= 30s
 
-.PHONY: build run test test-deps vet bench bench-1m bench-ldap bench-saml bench-m365 fuzz cross clean
+.PHONY: build run test test-deps vet bench bench-1m bench-ldap bench-saml bench-m365 bench-ad fuzz cross clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/headwater
@@ -71,6 +71,11 @@ bench-saml:
 bench-m365:
 	$(GO) build -o bin/m365bench ./tools/m365bench
 	./bin/m365bench -users 10000 -latency 50ms
+
+# Active Directory (a throwaway Samba DC, started by the test): initial push of 2,000 users and
+# a full reconcile pass over them. Needs root (Samba) and the test dependencies (make test-deps).
+bench-ad: test-deps
+	$(GO) test -run '^$$' -bench '^BenchmarkADPush$$' -benchtime 1x ./connectors/ad/
 
 # LDAP front end beside OpenLDAP's slapd (installs slapd and ldap-utils when missing).
 bench-ldap: build

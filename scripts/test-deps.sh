@@ -3,8 +3,10 @@
 # (the external-etcd conformance runs and outage tests start it), OpenLDAP's
 # clients (ldapsearch and friends, for the LDAP tests), Chromium and xmlsec1
 # (the SAML and portal end-to-end tests drive the browser and check XML
-# signatures with an outside implementation), Node.js, and the npm packages
-# of the test SAML service provider in internal/samltest/sp.
+# signatures with an outside implementation), Node.js, the npm packages
+# of the test SAML service provider in internal/samltest/sp, and Samba's AD
+# domain controller (connectors/ad provisions a throwaway domain with
+# scripts/samba-ad.sh).
 set -euo pipefail
 
 need=()
@@ -20,6 +22,12 @@ command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
 # The test SP is node-saml; an image's own Node.js (with its npm) is kept.
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# The AD connector's tests run a real Samba DC. samba-ad-provision holds the
+# schema and setup files `samba-tool domain provision` reads; it is only a
+# Recommends of the DC packages, so --no-install-recommends would skip it.
+if ! command -v samba-tool >/dev/null 2>&1 || [ ! -x /usr/sbin/samba ] || [ ! -d /usr/share/samba/setup ]; then
+  need+=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test dependencies: ${need[*]}"
@@ -43,6 +51,24 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   echo "installed: ${need[*]}"
+fi
+
+# Debian's samba packages come with system-wide smbd/nmbd/winbind/samba-ad-dc
+# services. policy-rc.d kept them from starting at install, but a host
+# without it (or one that rebooted) may run them: a distro DC would hold
+# ports 389/636 and the tests' own DC, which is started per test run, must
+# not meet a second one. Stop and disable them when they are running.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  for svc in samba-ad-dc smbd nmbd winbind; do
+    if systemctl is-active --quiet "$svc" 2>/dev/null; then
+      echo "stopping the distribution's $svc service (tests run their own Samba)"
+      if [ "$(id -u)" -eq 0 ]; then
+        systemctl disable --now "$svc" >/dev/null 2>&1 || true
+      else
+        sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true
+      fi
+    fi
+  done
 fi
 
 # The test SP's packages, exactly as package-lock.json pins them. npm
