@@ -494,6 +494,7 @@ func (w *worker) reconcile(ctx context.Context, conn Connector, uid, password st
 			}
 			if password != "" && mode == "push" && st == "in_sync" {
 				x.NeedsPassword = false
+				x.PasswordPushed = time.Now().UTC()
 			}
 		})
 	}
@@ -576,6 +577,16 @@ func (w *worker) reconcile(ctx context.Context, conn Connector, uid, password st
 	}
 
 	patch, names := Diff(want, *have)
+	// A password changed in the target after Headwater last set it (AD's
+	// pwdLastSet) was changed by someone else: always reported. Push mode
+	// overwrites it only with a newer Headwater password: the one queued
+	// now, or, when Headwater's is newer but its cleartext is not known,
+	// the user's next sign-in (the binding waits for it).
+	pwDrift := password == "" && !have.PasswordChanged.IsZero() && !b.PasswordPushed.IsZero() &&
+		have.PasswordChanged.After(b.PasswordPushed.Add(5*time.Second))
+	if pwDrift {
+		names = append(names, "password")
+	}
 	res := result{Action: "none", Changes: names, Account: have}
 	if mode == "report" {
 		if len(names) > 0 {
@@ -598,6 +609,24 @@ func (w *worker) reconcile(ctx context.Context, conn Connector, uid, password st
 		if err := conn.SetPassword(ctx, have.ID, password); err != nil {
 			return res, err
 		}
+	}
+	if pwDrift {
+		detail := "the password was changed in the target after Headwater set it"
+		hwNewer := u.Password != nil && u.Password.ChangedAt.After(have.PasswordChanged)
+		if hwNewer {
+			detail += "; Headwater's is newer and replaces it at the user's next sign-in"
+		}
+		if !plan {
+			a.UpdateBinding(ctx, uid, w.dir.Name, func(x *authority.Binding) {
+				x.Status, x.Detail, x.Mismatch, x.LastSync = "mismatch", detail, []string{"password"}, time.Now().UTC()
+				x.ExternalID = have.ID
+				if hwNewer {
+					x.NeedsPassword = true
+				}
+			})
+		}
+		res.Action = "mismatch"
+		return res, nil
 	}
 	status("in_sync", "", nil, have.ID)
 	return res, nil
@@ -883,7 +912,9 @@ func (w *worker) bulkCreate(ctx context.Context, conn Connector, bt Batcher, ord
 					nb.ExternalID = created.ID
 				}
 				nb.NeedsPassword = !o.password
-				if !o.password {
+				if o.password {
+					nb.PasswordPushed = time.Now().UTC()
+				} else {
 					nb.Detail = "account created; waiting for the user's password (their next sign-in)"
 				}
 				if err := a.Settle(ctx, nb, o.es); err == nil {

@@ -253,8 +253,11 @@ type Binding struct {
 	Detail   string    `json:"detail,omitempty"`
 	Mismatch []string  `json:"mismatch,omitempty"`
 	LastSync time.Time `json:"lastSync,omitzero"`
-	Created  time.Time `json:"created"`
-	Version  int64     `json:"-"`
+	// PasswordPushed is when Headwater last set the account's password in
+	// the target: a later password change there was made by someone else.
+	PasswordPushed time.Time `json:"passwordPushed,omitzero"`
+	Created        time.Time `json:"created"`
+	Version        int64     `json:"-"`
 }
 
 // OutboxEntry carries a change that a directory still has to receive. For

@@ -300,3 +300,44 @@ func BenchmarkADPush(t *testing.B) {
 	fmt.Printf("%-56s %10s %10.0f\n", "initial push (bind all, create, set password, enable)", push.Round(10*time.Millisecond), float64(n)/push.Seconds())
 	fmt.Printf("%-56s %10s %10.0f\n", "full reconcile pass (read, compare; nothing to change)", pass.Round(10*time.Millisecond), float64(n)/pass.Seconds())
 }
+
+// TestFrameworkPasswordChangedInAD: a password reset done in AD after
+// Headwater set it is reported on the binding (pwdLastSet newer than the
+// push), in push mode too, and the binding waits for the user's newer
+// Headwater password at their next sign-in.
+func TestFrameworkPasswordChangedInAD(t *testing.T) {
+	f := startFramework(t, "corp-pw", "push", false)
+	u := unique()
+	upn := "pw." + u + "@" + domain
+	user, err := f.a.CreateUser(f.ctx, &authority.User{UserName: "pw" + u, State: authority.StateActive,
+		Emails: []authority.Email{{Value: upn}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.a.Bind(f.ctx, user.ID, f.dir, "")
+	waitUntil(t, "account", func() bool { b := f.binding(user.ID); return b != nil && b.Status == "in_sync" })
+	if err := f.a.SetPassword(f.ctx, user.ID, "Pushed-By-Headwater-26", false); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "pushed", func() bool { return bindsAs(upn, "Pushed-By-Headwater-26") })
+	time.Sleep(6 * time.Second) // pwdLastSet has second resolution; the check allows 5 s of skew
+	// A helpdesk reset in AD.
+	l := admin(t)
+	mod := ldap.NewModifyRequest(adUser(t, upn).DN, nil)
+	mod.Replace("unicodePwd", []string{string(encodePassword("Reset-By-Helpdesk-26"))})
+	if err := l.Modify(mod); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "reported", func() bool {
+		b := f.binding(user.ID)
+		return b.Status == "mismatch" && len(b.Mismatch) == 1 && b.Mismatch[0] == "password"
+	})
+	// Headwater's password is older than the reset: nothing is forced, and
+	// the binding does not wait for one.
+	if b := f.binding(user.ID); b.NeedsPassword {
+		t.Fatalf("binding waits for a password although AD's is newer: %+v", b)
+	}
+	if !bindsAs(upn, "Reset-By-Helpdesk-26") {
+		t.Fatal("the helpdesk's password was overwritten without a newer Headwater password")
+	}
+}
