@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -246,20 +247,25 @@ func (s *Etcd) PutBindings(ctx context.Context, bs []Binding, w Write) error {
 		return errors.New("at most 100 bindings per transaction")
 	}
 	w.Bindings = append(append([]Binding(nil), w.Bindings...), bs...)
-	ops, err := s.writeOps(w)
-	if err != nil {
-		return err
-	}
 	cmps := make([]clientv3.Cmp, 0, len(bs))
 	for _, b := range bs {
 		cmps = append(cmps, exists(s.userKey(b.UserID)))
+	}
+	return s.commitGuarded(ctx, cmps, w, &NotFoundError{Kind: kindUser, Key: "(one of the bound users)"})
+}
+
+// commitGuarded commits w if every cmp holds, else returns missing.
+func (s *Etcd) commitGuarded(ctx context.Context, cmps []clientv3.Cmp, w Write, missing error) error {
+	ops, err := s.writeOps(w)
+	if err != nil {
+		return err
 	}
 	resp, err := s.commit(ctx, cmps, ops)
 	if err != nil {
 		return err
 	}
 	if !resp.Succeeded {
-		return &NotFoundError{Kind: kindUser, Key: "(one of the bound users)"}
+		return missing
 	}
 	return nil
 }
@@ -461,22 +467,11 @@ func (s *Etcd) Bindings(ctx context.Context, userID string) ([]Binding, error) {
 // EnqueueOutbox writes outbox entries, each guarded by its binding.
 func (s *Etcd) EnqueueOutbox(ctx context.Context, entries []OutboxEntry, w Write) error {
 	w.Outbox = append(append([]OutboxEntry(nil), w.Outbox...), entries...)
-	ops, err := s.writeOps(w)
-	if err != nil {
-		return err
-	}
 	cmps := make([]clientv3.Cmp, 0, len(entries))
 	for _, e := range entries {
 		cmps = append(cmps, exists(s.bindingsPrefix(e.UserID)+e.Directory))
 	}
-	resp, err := s.commit(ctx, cmps, ops)
-	if err != nil {
-		return err
-	}
-	if !resp.Succeeded {
-		return &NotFoundError{Kind: kindBinding, Key: "(one of the entries' bindings)"}
-	}
-	return nil
+	return s.commitGuarded(ctx, cmps, w, &NotFoundError{Kind: kindBinding, Key: "(one of the entries' bindings)"})
 }
 
 // Outbox lists up to limit pending entries of a directory.
@@ -490,8 +485,12 @@ func (s *Etcd) Outbox(ctx context.Context, directory string, limit int) ([]Outbo
 	if err != nil {
 		return nil, s.mapErr(err)
 	}
-	out := make([]OutboxEntry, 0, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
+	return decodeOutbox(resp.Kvs)
+}
+
+func decodeOutbox(kvs []*mvccpb.KeyValue) ([]OutboxEntry, error) {
+	out := make([]OutboxEntry, 0, len(kvs))
+	for _, kv := range kvs {
 		var e OutboxEntry
 		if err := json.Unmarshal(kv.Value, &e); err != nil {
 			return nil, fmt.Errorf("decoding outbox entry %s: %w", kv.Key, err)
@@ -510,16 +509,7 @@ func (s *Etcd) OutboxFor(ctx context.Context, directory, userID string) ([]Outbo
 	if err != nil {
 		return nil, s.mapErr(err)
 	}
-	out := make([]OutboxEntry, 0, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		var e OutboxEntry
-		if err := json.Unmarshal(kv.Value, &e); err != nil {
-			return nil, fmt.Errorf("decoding outbox entry %s: %w", kv.Key, err)
-		}
-		e.Version = kv.ModRevision
-		out = append(out, e)
-	}
-	return out, nil
+	return decodeOutbox(resp.Kvs)
 }
 
 // DeleteOutbox removes a delivered entry if it has not been replaced since

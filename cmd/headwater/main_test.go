@@ -51,34 +51,7 @@ type proc struct {
 
 func serve(t *testing.T, dataDir string) *proc {
 	t.Helper()
-	ready := filepath.Join(t.TempDir(), "ready.json")
-	p := &proc{log: new(bytes.Buffer)}
-	p.cmd = exec.Command(binary, "serve", "--ready-file", ready)
-	p.cmd.Env = append(os.Environ(),
-		"HEADWATER_HTTP_ADDR=127.0.0.1:0",
-		"HEADWATER_LDAP_ADDR=127.0.0.1:0",
-		"HEADWATER_DATA_DIR="+dataDir,
-		"HEADWATER_ADMIN_TOKEN="+token,
-	)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if data, err := os.ReadFile(ready); err == nil {
-			var addrs map[string]string
-			if json.Unmarshal(data, &addrs) == nil && addrs["http_addr"] != "" {
-				p.url = "http://" + addrs["http_addr"]
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			p.cmd.Process.Kill()
-			t.Fatalf("server not ready within 60s:\n%s", p.log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return serveWith(t, dataDir)
 }
 
 func post(url, path string, body any) (int, map[string]any, error) {
