@@ -487,6 +487,18 @@ func (w *worker) reconcile(ctx context.Context, conn Connector, uid, password st
 		if plan {
 			return
 		}
+		if st == "in_sync" && password == "" {
+			// A dead letter of this user (a password the target refused)
+			// stays the binding's news until it is retried or dismissed:
+			// a later attribute sync does not make it "in sync".
+			if es, err := a.OutboxFor(ctx, w.dir.Name, uid); err == nil {
+				for _, e := range es {
+					if e.Dead && e.Kind == authority.OutboxPassword {
+						st, detail = "error", e.LastError
+					}
+				}
+			}
+		}
 		a.UpdateBinding(ctx, uid, w.dir.Name, func(x *authority.Binding) {
 			x.Status, x.Detail, x.Mismatch, x.LastSync = st, detail, mismatch, time.Now().UTC()
 			if ext != "" {
