@@ -187,7 +187,7 @@ are sealed before they are stored and never shown again.`,
 		cc.Flags().StringVar(&user, "user", "", "only this user's entries")
 		return cc
 	}
-	cmd.AddCommand(add, list, show, remove, test, bindings,
+	cmd.AddCommand(add, list, show, remove, test, bindings, enrolCmd(stdio), revokeCmd(stdio),
 		dead("retry", "Retry a directory's dead letters (deliveries that failed for good)"),
 		dead("dismiss", "Drop a directory's dead letters"))
 	return cmd

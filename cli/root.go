@@ -97,6 +97,8 @@ func NewRoot(stdio IO) *cobra.Command {
 		bindingCmd(stdio),
 		syncCmd(stdio),
 		importDirCmd(stdio),
+		agentCmd(stdio),
+		agentsCmd(stdio),
 	)
 	return root
 }

@@ -45,6 +45,7 @@ type Config struct {
 	SessionTTL Duration   `yaml:"sessionTTL"`
 	SAML       SAML       `yaml:"saml"`
 	Connectors Connectors `yaml:"connectors"`
+	Agent      Agent      `yaml:"agent"`
 
 	Etcd           Etcd           `yaml:"etcd"`
 	TLS            TLS            `yaml:"tls"`
@@ -116,6 +117,15 @@ type Connectors struct {
 	Disabled bool `yaml:"disabled"`
 	// FeedEvery is how often targets' change feeds (Graph delta, AD uSNChanged) are read.
 	FeedEvery Duration `yaml:"feedEvery"`
+}
+
+// Agent configures the listener the Headwater agents of machines connect to.
+type Agent struct {
+	// Addr is host:port for agents (mutual TLS with the agent CA); empty turns it off.
+	// Env HEADWATER_AGENT_ADDR.
+	Addr string `yaml:"addr"`
+	// Hosts are extra names for the listener's certificate (the names agents use).
+	Hosts []string `yaml:"hosts"`
 }
 
 // Log sets up log/slog. Env HEADWATER_LOG_LEVEL, HEADWATER_LOG_FORMAT.

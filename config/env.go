@@ -27,6 +27,7 @@ func envVars() []envVar {
 		{"HEADWATER_HTTP_ADDR", "httpAddr", setString(func(c *Config) *string { return &c.HTTPAddr })},
 		{"HEADWATER_LDAP_ADDR", "ldapAddr", setString(func(c *Config) *string { return &c.LDAPAddr })},
 		{"HEADWATER_LDAPS_ADDR", "ldapsAddr", setString(func(c *Config) *string { return &c.LDAPSAddr })},
+		{"HEADWATER_AGENT_ADDR", "agent.addr", setString(func(c *Config) *string { return &c.Agent.Addr })},
 		{"HEADWATER_DATA_DIR", "dataDir", setString(func(c *Config) *string { return &c.DataDir })},
 		{"HEADWATER_BASE_DN", "baseDN", setString(func(c *Config) *string { return &c.BaseDN })},
 		{"HEADWATER_PUBLIC_URL", "publicURL", setString(func(c *Config) *string { return &c.PublicURL })},

@@ -76,7 +76,7 @@ func TestApplyEnvEveryVariable(t *testing.T) {
 	if err := c.ApplyEnv(env(vals)); err != nil {
 		t.Fatal(err)
 	}
-	got := []string{c.HTTPAddr, c.LDAPAddr, c.LDAPSAddr, c.DataDir, c.BaseDN, c.PublicURL,
+	got := []string{c.HTTPAddr, c.LDAPAddr, c.LDAPSAddr, c.Agent.Addr, c.DataDir, c.BaseDN, c.PublicURL,
 		c.AdminPassword, c.AdminToken, c.SecretKeyFile, strings.Join(c.Etcd.Endpoints, ","),
 		c.Etcd.Username, c.Etcd.Password, c.Log.Level, c.Log.Format}
 	want := []string{}

@@ -21,6 +21,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/headwater/headwater/authority"
 )
 
 // Account is a user account as a target holds it.
@@ -206,6 +208,10 @@ type Config struct {
 	// HTTPClient, when set, is used for the target's HTTP APIs (tests use
 	// it to trust an emulator's CA).
 	HTTPClient *http.Client
+	// Auth is Headwater itself, for kinds whose target talks to Headwater
+	// rather than the other way round (the agents of local accounts keep
+	// their job queue in Headwater's store).
+	Auth *authority.Authority
 }
 
 // Kind describes one kind of directory.

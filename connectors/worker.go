@@ -157,7 +157,7 @@ func (m *Manager) connect(ctx context.Context, d *authority.Directory) (Connecto
 		return nil, err
 	}
 	return k.New(ctx, Config{Directory: d.Name, Settings: d.Settings, Secrets: secrets,
-		Logger: m.log.With("directory", d.Name, "kind", d.Kind), HTTPClient: m.cfg.HTTPClient})
+		Logger: m.log.With("directory", d.Name, "kind", d.Kind), HTTPClient: m.cfg.HTTPClient, Auth: m.auth})
 }
 
 // Test checks a directory's credentials and reachability.
@@ -386,6 +386,15 @@ func (w *worker) deliverUser(ctx context.Context, conn Connector, uid string, es
 		w.fail(ctx, uid, es, err)
 		return
 	}
+	// A successful reconcile supersedes an earlier failed one: its dead
+	// sync entry goes (dead passwords stay until retried or dismissed).
+	if dead, err := w.m.auth.OutboxFor(ctx, w.dir.Name, uid); err == nil {
+		for _, e := range dead {
+			if e.Dead && e.Kind == authority.OutboxSync {
+				w.m.auth.Delivered(ctx, e)
+			}
+		}
+	}
 	for _, e := range es {
 		if err := w.m.auth.Delivered(ctx, e); err != nil && !errors.Is(err, authority.ErrPrecondition) && !errors.Is(err, authority.ErrNotFound) {
 			w.log().Warn("removing a delivered outbox entry", "user", uid, "err", err)
@@ -609,17 +618,20 @@ func (w *worker) reconcile(ctx context.Context, conn Connector, uid, password st
 		}
 		return res, nil
 	}
+	// The password first: enabling an account that has none (a local
+	// account just created on the machine) is refused, and a queued
+	// password is the newest truth anyway.
+	if password != "" && !plan {
+		if err := conn.SetPassword(ctx, have.ID, password); err != nil {
+			return res, err
+		}
+	}
 	if !patch.Empty() {
 		res.Action = "update"
 		if !plan {
 			if err := conn.Update(ctx, have.ID, patch); err != nil {
 				return res, err
 			}
-		}
-	}
-	if password != "" && !plan {
-		if err := conn.SetPassword(ctx, have.ID, password); err != nil {
-			return res, err
 		}
 	}
 	if pwDrift {

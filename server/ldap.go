@@ -84,6 +84,9 @@ func (s *Server) addrs() map[string]string {
 	if s.ldapsAddr != "" {
 		m["ldaps_addr"] = s.ldapsAddr
 	}
+	if s.agentAddr != "" {
+		m["agent_addr"] = s.agentAddr
+	}
 	return m
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/headwater/headwater/authority/store/embedded"
 	"github.com/headwater/headwater/config"
 	"github.com/headwater/headwater/connectors"
+	"github.com/headwater/headwater/connectors/local"
 	"github.com/headwater/headwater/scim"
 	"github.com/headwater/headwater/server/api"
 )
@@ -56,7 +57,9 @@ type Server struct {
 	ldapAddr  string
 	ldapsAddr string
 
-	conns *connectors.Manager
+	conns     *connectors.Manager
+	agents    agents
+	agentAddr string
 }
 
 // ConfigError is a configuration problem found while starting; the CLI
@@ -164,6 +167,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return front.idp, nil
 	}}
 	adminAPI := api.New(auth, s.log.With("component", "api"))
+	adminAPI.SetAgents(func(ctx context.Context) (*local.CA, error) { return s.agents.getCA(ctx, auth) }, s.AgentURL)
 	if !s.cfg.Connectors.Disabled {
 		hc, err := connectorHTTPClient(s.cfg.Connectors.CAFile)
 		if err != nil {
@@ -271,6 +275,9 @@ func (s *Server) becomeReady(ctx context.Context, st *store.Etcd, auth *authorit
 	}
 	if s.conns != nil {
 		go s.conns.Run(ctx)
+	}
+	if err := s.startAgents(ctx, auth); err != nil {
+		return fmt.Errorf("agent listener: %w", err)
 	}
 	if s.opts.ReadyFile != "" {
 		if err := writeReadyFile(s.opts.ReadyFile, s.addrs()); err != nil {

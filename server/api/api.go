@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/headwater/headwater/authority"
+	"github.com/headwater/headwater/connectors/local"
 )
 
 // API is the admin API handler.
@@ -26,6 +27,9 @@ type API struct {
 	saml   func(ctx context.Context) (SAML, error)
 	public *url.URL
 	conns  Connectors
+
+	agentCA  func(ctx context.Context) (*local.CA, error)
+	agentURL func() string
 }
 
 // New returns the admin API. Mount it at /api/v1/.
@@ -93,6 +97,9 @@ func (x *API) routes() {
 	h("POST /api/v1/directories/{name}/outbox/retry", x.retryOutbox)
 	h("POST /api/v1/directories/{name}/outbox/dismiss", x.dismissOutbox)
 	h("DELETE /api/v1/users/{id}/bindings/{directory}", x.unbindUser)
+	h("POST /api/v1/directories/{name}/enrolment", x.enrolment)
+	h("POST /api/v1/directories/{name}/revoke", x.revokeMachine)
+	h("GET /api/v1/agents", x.listMachines)
 	x.mux.Handle("/api/v1/", x.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path)}
 	}))

@@ -11,6 +11,7 @@ import (
 	"github.com/headwater/headwater/authority"
 	"github.com/headwater/headwater/authority/store"
 	"github.com/headwater/headwater/connectors"
+	"github.com/headwater/headwater/connectors/local"
 )
 
 // Connectors is what the API needs from the connector framework.
@@ -77,6 +78,9 @@ func (x *API) putDirectory(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(in.Settings) == 0 {
 		in.Settings = json.RawMessage("{}")
+	}
+	if in.Kind == local.KindName && in.Login == "" {
+		in.Login = "userName" // local accounts are named like the user, not by email
 	}
 	existing, gerr := x.auth.GetDirectory(r.Context(), in.Name)
 	secretsForCheck := in.Secrets
@@ -396,5 +400,59 @@ func (x *API) unbindUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// SetAgents connects the enrolment and machine endpoints: ca returns the
+// agent CA, agentURL the agent listener's address (empty when off).
+func (x *API) SetAgents(ca func(ctx context.Context) (*local.CA, error), agentURL func() string) {
+	x.agentCA, x.agentURL = ca, agentURL
+}
+
+func (x *API) enrolment(w http.ResponseWriter, r *http.Request) error {
+	if x.agentCA == nil || x.agentURL == nil || x.agentURL() == "" {
+		return &Error{Status: http.StatusConflict, Code: "agents_off", Message: "the agent listener is off: set agent.addr (HEADWATER_AGENT_ADDR)"}
+	}
+	ca, err := x.agentCA(r.Context())
+	if err != nil {
+		return err
+	}
+	ttl := 24 * time.Hour
+	tok, err := local.NewEnrolmentToken(r.Context(), x.auth, ca, r.PathValue("name"), ttl)
+	if err != nil {
+		if errors.Is(err, authority.ErrNotFound) {
+			return err
+		}
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: err.Error()}
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"token": tok, "server": x.agentURL(), "expires": time.Now().UTC().Add(ttl),
+		"command": "headwater agent enroll --server " + x.agentURL() + " --token " + tok})
+	return nil
+}
+
+func (x *API) revokeMachine(w http.ResponseWriter, r *http.Request) error {
+	d, err := x.auth.GetDirectory(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	if d.Kind != local.KindName {
+		return badRequest("%s is not a machine (kind %s)", d.Name, d.Kind)
+	}
+	if err := local.Revoke(r.Context(), x.auth, d.Name); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (x *API) listMachines(w http.ResponseWriter, r *http.Request) error {
+	ms, err := local.Machines(r.Context(), x.auth)
+	if err != nil {
+		return err
+	}
+	if ms == nil {
+		ms = []local.Machine{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": ms, "total": len(ms)})
 	return nil
 }
