@@ -23,8 +23,15 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-test: test-deps vet
+test: test-deps vet cross
 	$(GO) test -race -timeout 20m ./...
+
+# The agent and its account drivers build for every OS they run on.
+cross:
+	GOOS=windows GOARCH=amd64 $(GO) build ./agent/...
+	GOOS=darwin GOARCH=arm64 $(GO) build ./agent/...
+	GOOS=windows GOARCH=amd64 $(GO) vet ./agent/driver/
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./agent/driver/
 
 bench: build
 	$(GO) build -o bin/storebench ./tools/storebench
