@@ -136,3 +136,23 @@ func (a *Authority) DeleteSecret(ctx context.Context, name string) error {
 	}
 	return a.store.AppendAudit(ctx, a.audit(ctx, "secret.delete", "secret", name, nil))
 }
+
+// StateItem is one entry of ListState.
+type StateItem struct {
+	Key   string
+	Value []byte
+}
+
+// ListState lists the entries of ns whose key starts with prefix, in key
+// order (at most 1000).
+func (a *Authority) ListState(ctx context.Context, ns, prefix string) ([]StateItem, error) {
+	objs, err := a.store.ListObjects(ctx, stateKind(ns), prefix, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]StateItem, len(objs))
+	for i, o := range objs {
+		out[i] = StateItem{Key: o.Key, Value: o.Value}
+	}
+	return out, nil
+}
