@@ -10,11 +10,12 @@ import (
 // directory, for the portal's status panel and the admin API.
 type DeliveryStatus struct {
 	Directory string `json:"directory"`
-	// State is pending (queued, not yet delivered), failed (delivery was
-	// tried and failed; it is retried unless the target refused it),
-	// delivered, mismatch (report mode: the target differs), or waiting
-	// (the directory needs a password Headwater does not know yet: the
-	// next sign-in provides it).
+	// State is pending (queued, not yet delivered; Reason says why a retry
+	// waits), failed (the target refused it, or it failed too often: a dead
+	// letter until an administrator retries or dismisses it), delivered,
+	// mismatch (report mode: the target differs), or waiting (the directory
+	// needs a password Headwater does not know yet: the next sign-in
+	// provides it).
 	State    string    `json:"state"`
 	Reason   string    `json:"reason,omitempty"`
 	Attempts int       `json:"attempts,omitempty"`
@@ -37,8 +38,14 @@ func (a *Authority) ChangeStatus(ctx context.Context, userID string) ([]Delivery
 		}
 		for _, e := range entries {
 			st.State, st.Since, st.Attempts = "pending", e.Created, e.Attempts
-			if e.LastError != "" {
+			switch {
+			case e.Dead:
 				st.State, st.Reason = "failed", e.LastError
+			case e.LastError != "":
+				st.Reason = "retrying: " + e.LastError
+			}
+			if st.State == "failed" {
+				break
 			}
 		}
 		if len(entries) == 0 {

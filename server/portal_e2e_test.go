@@ -13,8 +13,14 @@ import (
 // edit, activation link, a forced password change, signing a browser out.
 func TestPortalInChromium(t *testing.T) {
 	s, _, uid := samlSetup(t)
+	// Two directories whose targets never answer (machines that never
+	// enrolled): the changes stay pending, which the panel shows.
 	for _, d := range []string{"m365-contoso", "ad-corp"} {
+		want(t, s.admin(t, "POST", "/api/v1/directories", map[string]any{"name": d, "kind": "local"}), 201)
 		want(t, s.admin(t, "POST", "/api/v1/users/"+uid+"/bindings", map[string]any{"directory": d}), 201)
+	}
+	if r := s.admin(t, "POST", "/api/v1/users/"+uid+"/bindings", map[string]any{"directory": "nowhere"}); r.status != 400 || errField(r, "field") != "directory" {
+		t.Fatalf("binding to a missing directory: %d %s", r.status, r.raw)
 	}
 	b := browsertest.NewBrowser(t)
 	browsertest.Navigate(t, b, s.url+"/")

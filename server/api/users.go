@@ -391,6 +391,13 @@ func (x *API) bindUser(w http.ResponseWriter, r *http.Request) error {
 	if _, err := x.auth.GetUser(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
+	if _, err := x.auth.GetDirectory(r.Context(), in.Directory); err != nil {
+		if errors.Is(err, authority.ErrNotFound) {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "directory",
+				Message: fmt.Sprintf("no directory named %q (headwater directory list; add one with headwater directory add)", in.Directory)}
+		}
+		return err
+	}
 	b, err := x.auth.Bind(r.Context(), r.PathValue("id"), in.Directory, in.Mode)
 	if err != nil {
 		return err
