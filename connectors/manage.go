@@ -212,7 +212,7 @@ func (m *Manager) Plan(ctx context.Context, name string, fn func(PlanItem) error
 		return err
 	}
 	for _, b := range bs {
-		res, err := w.reconcile(ctx, conn, b.UserID, "", true)
+		res, err := w.reconcile(ctx, conn, b.UserID, "", "", true)
 		item := PlanItem{UserID: b.UserID, Action: res.Action, Changes: res.Changes}
 		if u, uerr := m.auth.GetUser(ctx, b.UserID); uerr == nil {
 			item.User = u.UserName

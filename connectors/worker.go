@@ -324,9 +324,11 @@ func (w *worker) deliverDue(ctx context.Context, conn Connector) (more bool, err
 	byUser := map[string][]store.OutboxEntry{}
 	var order []string
 	queued, dead := 0, 0
+	deadOf := map[string][]store.OutboxEntry{}
 	for _, e := range entries {
 		if e.Dead {
 			dead++
+			deadOf[e.UserID] = append(deadOf[e.UserID], e)
 			continue
 		}
 		queued++
@@ -351,10 +353,10 @@ func (w *worker) deliverDue(ctx context.Context, conn Connector) (more bool, err
 		}
 		sem <- struct{}{}
 		wg.Add(1)
-		go func(uid string, es []store.OutboxEntry) {
+		go func(uid string, es, dead []store.OutboxEntry) {
 			defer func() { <-sem; wg.Done() }()
-			w.deliverUser(ctx, conn, uid, es)
-		}(uid, byUser[uid])
+			w.deliverUser(ctx, conn, uid, es, dead)
+		}(uid, byUser[uid], deadOf[uid])
 	}
 	wg.Wait()
 	// A full page with work done in it: more may be due right behind it.
@@ -362,7 +364,8 @@ func (w *worker) deliverDue(ctx context.Context, conn Connector) (more bool, err
 }
 
 // deliverUser reconciles one user and settles their entries.
-func (w *worker) deliverUser(ctx context.Context, conn Connector, uid string, es []store.OutboxEntry) {
+// dead are the user's dead letters from the same outbox page.
+func (w *worker) deliverUser(ctx context.Context, conn Connector, uid string, es, dead []store.OutboxEntry) {
 	// Sync before password: the account may have to be created first,
 	// with the password when one is queued.
 	sort.SliceStable(es, func(i, j int) bool { return es[i].Kind == authority.OutboxSync && es[j].Kind != authority.OutboxSync })
@@ -381,18 +384,22 @@ func (w *worker) deliverUser(ctx context.Context, conn Connector, uid string, es
 		}
 		password = p
 	}
-	res, err := w.reconcile(ctx, conn, uid, password, false)
+	deadPassword := ""
+	for _, e := range dead {
+		if e.Kind == authority.OutboxPassword {
+			deadPassword = e.LastError
+		}
+	}
+	res, err := w.reconcile(ctx, conn, uid, password, deadPassword, false)
 	if err != nil {
 		w.fail(ctx, uid, es, err)
 		return
 	}
 	// A successful reconcile supersedes an earlier failed one: its dead
 	// sync entry goes (dead passwords stay until retried or dismissed).
-	if dead, err := w.m.auth.OutboxFor(ctx, w.dir.Name, uid); err == nil {
-		for _, e := range dead {
-			if e.Dead && e.Kind == authority.OutboxSync {
-				w.m.auth.Delivered(ctx, e)
-			}
+	for _, e := range dead {
+		if e.Kind == authority.OutboxSync {
+			w.m.auth.Delivered(ctx, e)
 		}
 	}
 	for _, e := range es {
@@ -452,7 +459,9 @@ type result struct {
 
 // reconcile brings the user's account in line with Headwater (push) or
 // records the difference (report). plan only computes the result.
-func (w *worker) reconcile(ctx context.Context, conn Connector, uid, password string, plan bool) (result, error) {
+// deadPassword is the error of the user's dead-lettered password, if any:
+// it stays the binding's status while it is there.
+func (w *worker) reconcile(ctx context.Context, conn Connector, uid, password, deadPassword string, plan bool) (result, error) {
 	a := w.m.auth
 	b, err := a.BindingFor(ctx, uid, w.dir.Name)
 	if errors.Is(err, authority.ErrNotFound) {
@@ -496,17 +505,11 @@ func (w *worker) reconcile(ctx context.Context, conn Connector, uid, password st
 		if plan {
 			return
 		}
-		if st == "in_sync" && password == "" {
-			// A dead letter of this user (a password the target refused)
-			// stays the binding's news until it is retried or dismissed:
-			// a later attribute sync does not make it "in sync".
-			if es, err := a.OutboxFor(ctx, w.dir.Name, uid); err == nil {
-				for _, e := range es {
-					if e.Dead && e.Kind == authority.OutboxPassword {
-						st, detail = "error", e.LastError
-					}
-				}
-			}
+		if st == "in_sync" && password == "" && deadPassword != "" {
+			// A password the target refused stays the binding's news until
+			// it is retried or dismissed: a later attribute sync does not
+			// make it "in sync".
+			st, detail = "error", deadPassword
 		}
 		a.UpdateBinding(ctx, uid, w.dir.Name, func(x *authority.Binding) {
 			x.Status, x.Detail, x.Mismatch, x.LastSync = st, detail, mismatch, time.Now().UTC()

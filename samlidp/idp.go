@@ -311,25 +311,20 @@ func (i *IdP) sso(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	force := req.Request.ForceAuthn != nil && *req.Request.ForceAuthn
-	if req.Request.IsPassive != nil && *req.Request.IsPassive {
-		// No interaction allowed: answer now, with NoPassive when there is
-		// no usable session.
-		s, u, err := i.sessions.Current(r)
-		if err != nil || s == nil || force || (u.Password != nil && u.Password.MustChange) {
-			i.sendStatus(w, r, req, entry, saml.StatusResponder, saml.StatusNoPassive, "the user is not signed in")
-			return
-		}
+	// A usable session: signed in, no forced sign-in asked, no password
+	// change pending. A browser that arrives with one (the Redirect binding
+	// is a top-level GET, so the SameSite=Lax cookie comes along) is
+	// answered at once, without parking the request.
+	s, u, err := i.sessions.Current(r)
+	usable := err == nil && s != nil && !force && (u.Password == nil || !u.Password.MustChange)
+	if usable {
 		i.respond(w, r, req, entry, s, u)
 		return
 	}
-	// A browser that arrives with its session (the Redirect binding is a
-	// top-level GET, so the SameSite=Lax cookie comes along) is answered
-	// at once, without parking the request.
-	if !force {
-		if s, u, err := i.sessions.Current(r); err == nil && s != nil && (u.Password == nil || !u.Password.MustChange) {
-			i.respond(w, r, req, entry, s, u)
-			return
-		}
+	if req.Request.IsPassive != nil && *req.Request.IsPassive {
+		// No interaction allowed: NoPassive.
+		i.sendStatus(w, r, req, entry, saml.StatusResponder, saml.StatusNoPassive, "the user is not signed in")
+		return
 	}
 	id := randomID()
 	raw, _ := json.Marshal(pending{Request: req.RequestBuffer, RelayState: req.RelayState, Received: req.Now, ForceAuthn: force})

@@ -15,10 +15,8 @@ import (
 // agents runs the listener machines' agents connect to (mutual TLS with
 // the agent CA) and gives the admin API the CA for enrolment tokens.
 type agents struct {
-	mu   sync.Mutex
-	ca   *local.CA
-	addr string
-	srv  *http.Server
+	mu sync.Mutex
+	ca *local.CA
 }
 
 func (g *agents) getCA(ctx context.Context, auth *authority.Authority) (*local.CA, error) {
@@ -35,7 +33,7 @@ func (g *agents) getCA(ctx context.Context, auth *authority.Authority) (*local.C
 	return ca, nil
 }
 
-// start listens on addr (once the store answers: the CA lives there).
+// startAgents listens on agent.addr (once the store answers: the CA lives there).
 func (s *Server) startAgents(ctx context.Context, auth *authority.Authority) error {
 	addr := s.cfg.Agent.Addr
 	if addr == "" {
@@ -61,9 +59,6 @@ func (s *Server) startAgents(ctx context.Context, auth *authority.Authority) err
 	}
 	srv := &http.Server{Handler: local.NewServer(auth, ca, s.log.With("component", "agents")), TLSConfig: tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	s.agents.mu.Lock()
-	s.agents.addr, s.agents.srv = ln.Addr().String(), srv
-	s.agents.mu.Unlock()
 	s.mu.Lock()
 	s.agentAddr = ln.Addr().String()
 	s.mu.Unlock()

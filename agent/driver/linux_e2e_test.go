@@ -9,16 +9,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/GehirnInc/crypt"
 	_ "github.com/GehirnInc/crypt/sha512_crypt"
+
+	"github.com/headwater/headwater/internal/nstest"
 )
 
 // The end-to-end test runs the real Linux driver against the real
@@ -30,52 +28,24 @@ import (
 // (`chpasswd -R DIR` is no substitute: it cannot change a password through
 // PAM in another root.)
 
-const (
-	e2eMarkerEnv  = "HEADWATER_DRIVER_E2E_IN_NAMESPACE"
-	e2eDirEnv     = "HEADWATER_DRIVER_E2E_DIR"
-	e2eParentNSEn = "HEADWATER_DRIVER_E2E_PARENT_MNTNS"
-	e2eUser       = "hwe2e"
-)
+const e2eUser = "hwe2e"
 
 // hostAccountFiles must be byte-identical before and after the test.
 var hostAccountFiles = []string{"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow"}
 
 func TestLinuxEndToEnd(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatalf("this test needs root: it mounts an overlay on /etc inside a private mount namespace and runs useradd, usermod and chpasswd there (CI runs as root; run `sudo go test ./agent/driver/`)")
-	}
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Fatalf("unshare is required to isolate the host's accounts (apt-get install util-linux): %v", err)
-	}
 	for _, tool := range []string{"useradd", "usermod", "chpasswd"} {
 		if _, err := (ExecRunner{}).lookPath(tool); err != nil {
 			t.Fatalf("the driver's tools must be installed (apt-get install passwd): %v", err)
 		}
 	}
-	parentNS, err := os.Readlink("/proc/self/ns/mnt")
-	if err != nil {
-		t.Fatalf("read this process's mount namespace: %v", err)
-	}
 	if _, err := os.Lstat("/home/" + e2eUser); err == nil {
 		t.Fatalf("/home/%s already exists on the host; remove it so this test can prove it creates nothing there", e2eUser)
 	}
 	before := hashHostFiles(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, unshare, "--mount", "--propagation", "private",
-		self, "-test.run=^TestLinuxEndToEndInNamespace$", "-test.v", "-test.count=1", "-test.timeout=3m")
-	cmd.Env = append(os.Environ(),
-		e2eMarkerEnv+"=1",
-		e2eDirEnv+"="+t.TempDir(),
-		e2eParentNSEn+"="+parentNS,
-	)
-	out, runErr := cmd.CombinedOutput()
+	out, runErr := nstest.Run(ctx, t, "TestLinuxEndToEndInNamespace", t.TempDir())
 	t.Logf("inside the namespace:\n%s", out)
 
 	// Check the host first: a broken run must still prove it left the
@@ -118,11 +88,16 @@ func hashHostFiles(t *testing.T) map[string]string {
 // TestLinuxEndToEndInNamespace is the half of TestLinuxEndToEnd that runs
 // inside the private mount namespace. It refuses to run anywhere else.
 func TestLinuxEndToEndInNamespace(t *testing.T) {
-	if os.Getenv(e2eMarkerEnv) != "1" {
+	if !nstest.Inside() {
 		t.Skip("runs only inside the private mount namespace that TestLinuxEndToEnd creates; TestLinuxEndToEnd fails unless this half passes there")
 	}
-	isolateEtc(t)
-	useSHA512(t)
+	nstest.IsolateEtc(t)
+	if _, err := os.Stat("/home/" + e2eUser); err == nil {
+		t.Fatalf("/home/%s exists", e2eUser)
+	}
+	if strings.Contains(string(readFile(t, "/etc/passwd")), "\n"+e2eUser+":") {
+		t.Fatalf("the host already has a user %q; this test would change it", e2eUser)
+	}
 
 	ctx := t.Context()
 	run := ExecRunner{}
@@ -253,98 +228,6 @@ func TestLinuxEndToEndInNamespace(t *testing.T) {
 			t.Errorf("chpasswd for an unknown user: %v; want exit 1", err)
 		}
 	})
-}
-
-// isolateEtc puts a tmpfs-backed overlay on /etc, and tmpfs on /home and
-// /var/mail, after proving this process has a mount namespace of its own.
-func isolateEtc(t *testing.T) {
-	t.Helper()
-	ns, err := os.Readlink("/proc/self/ns/mnt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if parent := os.Getenv(e2eParentNSEn); parent == "" || ns == parent {
-		t.Fatalf("refusing to touch /etc: mount namespace %s is the host's (%s), so changes would be real", ns, parent)
-	}
-	scratch := filepath.Join(os.Getenv(e2eDirEnv), "overlay")
-	if err := os.MkdirAll(scratch, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount("tmpfs", scratch, "tmpfs", 0, "size=64m,mode=0700"); err != nil {
-		t.Fatalf("mount tmpfs on %s: %v (this process needs CAP_SYS_ADMIN; in a container, run it privileged)", scratch, err)
-	}
-	upper, work := filepath.Join(scratch, "upper"), filepath.Join(scratch, "work")
-	for _, d := range []string{upper, work} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	opts := "lowerdir=/etc,upperdir=" + upper + ",workdir=" + work
-	if err := syscall.Mount("overlay", "/etc", "overlay", 0, opts); err != nil {
-		t.Fatalf("mount overlay on /etc: %v (the kernel needs overlayfs: modprobe overlay; in a container, run it privileged)", err)
-	}
-	// useradd -M creates no home and -l writes no lastlog, but cover
-	// both anyway so a changed default cannot reach the host.
-	for _, d := range []string{"/home", "/var/mail"} {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-			if err := syscall.Mount("tmpfs", d, "tmpfs", 0, "size=16m"); err != nil {
-				t.Fatalf("mount tmpfs on %s: %v", d, err)
-			}
-		}
-	}
-	if fs := topMountType(t, "/etc"); fs != "overlay" {
-		t.Fatalf("/etc is %q, not the overlay just mounted; refusing to continue", fs)
-	}
-	if _, err := os.Stat("/home/" + e2eUser); err == nil {
-		t.Fatalf("/home/%s exists", e2eUser)
-	}
-	if strings.Contains(string(readFile(t, "/etc/passwd")), "\n"+e2eUser+":") {
-		t.Fatalf("the host already has a user %q; this test would change it", e2eUser)
-	}
-}
-
-// useSHA512 makes PAM and shadow-utils hash with sha512-crypt inside the
-// overlay. Debian 12 defaults to yescrypt, which no Go library here can
-// verify; the driver does not care which method the machine uses.
-func useSHA512(t *testing.T) {
-	t.Helper()
-	const pam = "/etc/pam.d/common-password"
-	if data, err := os.ReadFile(pam); err == nil {
-		out := regexp.MustCompile(`(?m)^(password\s.*pam_unix\.so.*)\byescrypt\b`).ReplaceAll(data, []byte("${1}sha512"))
-		if err := os.WriteFile(pam, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const defs = "/etc/login.defs"
-	data := readFile(t, defs)
-	re := regexp.MustCompile(`(?m)^ENCRYPT_METHOD\s.*$`)
-	if re.Match(data) {
-		data = re.ReplaceAll(data, []byte("ENCRYPT_METHOD SHA512"))
-	} else {
-		data = append(data, "\nENCRYPT_METHOD SHA512\n"...)
-	}
-	if err := os.WriteFile(defs, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// topMountType returns the filesystem type of the mount that is visible at
-// dir: the last mountinfo(5) entry for it.
-func topMountType(t *testing.T, dir string) string {
-	t.Helper()
-	fstype := ""
-	for _, line := range strings.Split(string(readFile(t, "/proc/self/mountinfo")), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 || f[4] != dir {
-			continue
-		}
-		for i, x := range f {
-			if x == "-" && i+1 < len(f) {
-				fstype = f[i+1]
-			}
-		}
-	}
-	return fstype
 }
 
 func verifyHash(t *testing.T, hash, password string, want bool) {
