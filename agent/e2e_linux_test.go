@@ -107,9 +107,12 @@ func TestAgentEndToEnd(t *testing.T) {
 	})
 	var u struct{ ID string }
 	call(t, base, "POST", "/api/v1/users", map[string]any{"userName": account, "email": account + "@example.com", "state": "active"}, 201, &u)
-	imp := callRaw(t, base, "POST", "/api/v1/directories/m1/import", map[string]any{})
-	if !strings.Contains(imp, `"userName":"`+account+`"`) || !strings.Contains(imp, `"by":"login"`) {
-		t.Fatalf("import did not match the local account: %s", imp)
+	var imp struct {
+		Matches []struct{ UserName, By string }
+	}
+	call(t, base, "POST", "/api/v1/directories/m1/import", map[string]any{}, 200, &imp)
+	if len(imp.Matches) != 1 || imp.Matches[0].UserName != account || imp.Matches[0].By != "login" {
+		t.Fatalf("import did not match the local account: %+v", imp)
 	}
 
 	// A password set in Headwater lands in the machine's shadow file.
@@ -274,7 +277,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-func callRaw(t *testing.T, base, method, path string, body any) string {
+func do(t *testing.T, base, method, path string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -290,27 +293,20 @@ func callRaw(t *testing.T, base, method, path string, body any) string {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func callRaw(t *testing.T, base, method, path string, body any) string {
+	t.Helper()
+	_, b := do(t, base, method, path, body)
 	return string(b)
 }
 
 func call(t *testing.T, base, method, path string, body any, want int, out any) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, b)
+	status, b := do(t, base, method, path, body)
+	if status != want {
+		t.Fatalf("%s %s: %d, want %d: %s", method, path, status, want, b)
 	}
 	if out != nil {
 		json.Unmarshal(b, out)

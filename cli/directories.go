@@ -250,6 +250,7 @@ func importDirCmd(stdio IO) *cobra.Command {
 			}
 			req.Header.Set("Authorization", "Bearer "+c.Token)
 			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/x-ndjson") // progress as it goes
 			resp, err := c.HTTP.Do(req)
 			if err != nil {
 				return fmt.Errorf("cannot reach Headwater at %s: %w", c.BaseURL, err)

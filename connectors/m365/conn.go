@@ -2,10 +2,13 @@ package m365
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +94,22 @@ func New(_ context.Context, cfg connectors.Config) (*Conn, error) {
 		domainMiss:    defaultDomainMiss,
 	}
 	httpClient := cfg.HTTPClient
+	if pc.caFile != "" {
+		pem, err := os.ReadFile(pc.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("m365 setting \"caFile\": %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("m365 setting \"caFile\": %s holds no PEM certificate", pc.caFile)
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		httpClient = &http.Client{Transport: tr, Timeout: requestTimeout}
+	}
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: requestTimeout}
 	}

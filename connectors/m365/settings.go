@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 
@@ -28,6 +29,9 @@ type Settings struct {
 	// user goes to the tenant that has the domain of the user's login among
 	// its verified domains.
 	Tenants []TenantSettings `json:"tenants"`
+	// CAFile trusts an extra certificate authority (PEM) for the identity
+	// platform and Graph: emulators, TLS-inspecting proxies.
+	CAFile string `json:"caFile,omitempty"`
 	// UsageLocation, when set, is given to every user created (a two-letter
 	// country code); Microsoft requires one before a license can be
 	// assigned, and tenants that assign licenses by group rely on it.
@@ -67,6 +71,7 @@ type tenantConfig struct {
 type config struct {
 	tenants       []tenantConfig
 	usageLocation string
+	caFile        string
 }
 
 // Validate checks m365 settings and secrets before they are stored; its
@@ -102,6 +107,12 @@ func parseConfig(raw json.RawMessage, secrets map[string]string) (*config, error
 			return nil, settingErr("usageLocation", "%q is not a two-letter country code such as \"US\" or \"FR\"", s.UsageLocation)
 		}
 		cfg.usageLocation = strings.ToUpper(s.UsageLocation)
+	}
+	if s.CAFile != "" {
+		if _, err := os.ReadFile(s.CAFile); err != nil {
+			return nil, settingErr("caFile", "%v", err)
+		}
+		cfg.caFile = s.CAFile
 	}
 	used := map[string]bool{}
 	seen := map[string]bool{}

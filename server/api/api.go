@@ -97,6 +97,8 @@ func (x *API) routes() {
 	h("POST /api/v1/directories/{name}/outbox/retry", x.retryOutbox)
 	h("POST /api/v1/directories/{name}/outbox/dismiss", x.dismissOutbox)
 	h("DELETE /api/v1/users/{id}/bindings/{directory}", x.unbindUser)
+	h("POST /api/v1/bindings", x.bindings)
+	h("DELETE /api/v1/bindings", x.bindings)
 	h("POST /api/v1/directories/{name}/enrolment", x.enrolment)
 	h("POST /api/v1/directories/{name}/revoke", x.revokeMachine)
 	h("GET /api/v1/agents", x.listMachines)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -59,6 +60,9 @@ type DirectoryJSON struct {
 	Bindings map[string]int `json:"bindings,omitempty"`
 	Queued   *int           `json:"queued,omitempty"`
 	Dead     *int           `json:"deadLetters,omitempty"`
+	// Health is "ok", or says what is failing: bindings in error and dead
+	// letters (test reaches the target itself).
+	Health string `json:"health,omitempty"`
 }
 
 func directoryJSON(d *authority.Directory) DirectoryJSON {
@@ -78,6 +82,9 @@ func (x *API) putDirectory(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(in.Settings) == 0 {
 		in.Settings = json.RawMessage("{}")
+	}
+	if in.Settings, in.Secrets, err = contractSettings(in.Kind, in.Settings, in.Secrets); err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_settings", Field: "settings", Message: err.Error()}
 	}
 	if in.Kind == local.KindName && in.Login == "" {
 		in.Login = "userName" // local accounts are named like the user, not by email
@@ -166,6 +173,10 @@ func (x *API) getDirectory(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	j.Queued, j.Dead = &q, &dead
+	j.Health = "ok"
+	if n := j.Bindings["error"]; n > 0 || dead > 0 {
+		j.Health = fmt.Sprintf("degraded: %d bindings in error, %d dead letters", n, dead)
+	}
 	writeJSON(w, http.StatusOK, j)
 	return nil
 }
@@ -235,8 +246,9 @@ func mapConnErr(err error) error {
 	return err
 }
 
-// importDirectory streams progress as NDJSON: {"progress":n} lines, then
-// {"result":{...}} or {"error":{...}}.
+// importDirectory answers the import's result as JSON; with
+// `Accept: application/x-ndjson` it streams progress instead:
+// {"progress":n} lines, then {"result":{...}} or {"error":{...}}.
 func (x *API) importDirectory(w http.ResponseWriter, r *http.Request) error {
 	if err := x.needConns(); err != nil {
 		return err
@@ -252,6 +264,15 @@ func (x *API) importDirectory(w http.ResponseWriter, r *http.Request) error {
 	}
 	if _, err := x.auth.GetDirectory(r.Context(), r.PathValue("name")); err != nil {
 		return err
+	}
+	if !strings.Contains(r.Header.Get("Accept"), "application/x-ndjson") {
+		// One JSON answer (CONTRACT.md): matched, unmatched, created.
+		res, err := x.conns.Import(r.Context(), r.PathValue("name"), connectors.ImportOptions{DryRun: in.DryRun, CreateStaged: in.CreateStaged})
+		if err != nil {
+			return mapConnErr(err)
+		}
+		writeJSON(w, http.StatusOK, res)
+		return nil
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
@@ -290,10 +311,11 @@ type BindingJSON struct {
 	ExternalID    string    `json:"externalId,omitempty"`
 	Status        string    `json:"status"`
 	Detail        string    `json:"detail,omitempty"`
-	Mismatch      []string  `json:"mismatch,omitempty"`
+	LastError     string    `json:"lastError,omitempty"` // the target's words when status is error
+	Mismatch      []string  `json:"mismatches,omitempty"`
 	NeedsPassword bool      `json:"needsPassword,omitempty"`
 	Unbinding     bool      `json:"unbinding,omitempty"`
-	LastSync      time.Time `json:"lastSync,omitzero"`
+	LastSync      time.Time `json:"lastSyncedAt,omitzero"`
 	Created       time.Time `json:"created"`
 }
 
@@ -302,9 +324,13 @@ func bindingJSON(b authority.Binding) BindingJSON {
 	if st == "" {
 		st = "pending"
 	}
-	return BindingJSON{UserID: b.UserID, Directory: b.Directory, Mode: b.Mode, Source: b.Source, ExternalID: b.ExternalID,
+	j := BindingJSON{UserID: b.UserID, Directory: b.Directory, Mode: b.Mode, Source: b.Source, ExternalID: b.ExternalID,
 		Status: st, Detail: b.Detail, Mismatch: b.Mismatch, NeedsPassword: b.NeedsPassword, Unbinding: b.Unbound,
 		LastSync: b.LastSync, Created: b.Created}
+	if st == "error" {
+		j.LastError = b.Detail
+	}
+	return j
 }
 
 func (x *API) directoryBindings(w http.ResponseWriter, r *http.Request) error {
